@@ -72,8 +72,7 @@ private:
 // model.safetensors.index.json naming shards; or a single .safetensors path.
 class Checkpoint {
 public:
-    static Checkpoint open(const std::filesystem::path& path,
-                           const SafetensorsLimits& limits = {});
+    static Checkpoint open(const std::filesystem::path& path, const SafetensorsLimits& limits = {});
 
     const std::filesystem::path& path() const { return path_; }
     std::vector<std::string> names() const;  // sorted
