@@ -1,0 +1,43 @@
+#include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "sarsteer/error.h"
+#include "sarsteer/version.h"
+
+namespace sarsteer::cli {
+
+void warn(std::string_view message) {
+    std::cerr << "sarsteer: warning: " << message << '\n';
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{
+        "sarsteer — Safe-Ablated Refusal Steering for audio-language models (Qwen2-Audio).\n"
+        "Run `sarsteer <command> --help` for the options of each command."};
+    app.set_version_flag("--version", std::string("sarsteer ") + kVersion);
+    app.require_subcommand(1);
+    app.fallthrough();
+
+    add_demo_command(app);
+    add_features_command(app);
+    add_tokenize_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version arrive here too, with exit code 0.
+        const int code = app.exit(e);
+        return code == 0 ? kExitOk : kExitUsage;
+    } catch (const Error& e) {
+        std::cerr << "sarsteer: error: " << e.what() << '\n';
+        return e.kind() == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure;
+    } catch (const std::exception& e) {
+        std::cerr << "sarsteer: internal error: " << e.what() << '\n';
+        return kExitFailure;
+    }
+    return kExitOk;
+}
+
+}  // namespace sarsteer::cli
