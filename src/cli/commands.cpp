@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
 
     add_demo_command(app);
     add_features_command(app);
+    add_info_command(app);
     add_tokenize_command(app);
 
     try {

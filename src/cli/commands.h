@@ -19,6 +19,7 @@ inline constexpr int kExitUsage = 2;    // the command line was at fault
 void add_features_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_info_command(CLI::App& app);
 
 // "sarsteer: warning: ..." on stderr.
 void warn(std::string_view message);

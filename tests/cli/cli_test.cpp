@@ -1,0 +1,230 @@
+// End-to-end tests of the `sarsteer` binary: outputs, exit codes and one-line errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "io/safetensors.h"
+#include "test_support.h"
+
+namespace {
+
+using sarsteer::testing::fixtures_dir;
+using sarsteer::testing::ScratchDir;
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string slurp(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::string quote(const std::string& arg) {
+    std::string q = "'";
+    for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// Runs the binary with `args`, capturing stdout and stderr separately.
+RunResult run(const std::vector<std::string>& args) {
+    static int counter = 0;
+    const auto base = std::filesystem::temp_directory_path() /
+                      ("sarsteer-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::string cmd = quote(sarsteer::testing::sarsteer_binary().string());
+    for (const auto& a : args) cmd += " " + quote(a);
+    cmd += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err") + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(base.string() + ".out");
+    r.err = slurp(base.string() + ".err");
+    std::filesystem::remove(base.string() + ".out");
+    std::filesystem::remove(base.string() + ".err");
+    return r;
+}
+
+// A failure is exactly one line on stderr, naming `subject`.
+void expect_one_line_error(const RunResult& r, const std::string& subject, int code = 1) {
+    EXPECT_EQ(r.exit_code, code) << r.err;
+    ASSERT_FALSE(r.err.empty());
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("sarsteer: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(subject), std::string::npos) << r.err;
+}
+
+TEST(Cli, VersionAndHelp) {
+    const auto version = run({"--version"});
+    EXPECT_EQ(version.exit_code, 0);
+    EXPECT_NE(version.out.find("sarsteer 0."), std::string::npos) << version.out;
+    for (const char* sub : {"features", "tokenize", "demo", "info"}) {
+        const auto help = run({sub, "--help"});
+        EXPECT_EQ(help.exit_code, 0) << sub;
+        EXPECT_NE(help.out.find("--"), std::string::npos) << sub;
+    }
+    EXPECT_EQ(run({}).exit_code, 2);
+    EXPECT_EQ(run({"no-such-command"}).exit_code, 2);
+    EXPECT_EQ(run({"features", "--audio"}).exit_code, 2);
+}
+
+TEST(Cli, FeaturesWritesQwen2AudioInputs) {
+    ScratchDir dir("cli");
+    const auto out = dir / "f.safetensors";
+    const auto r = run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out",
+                        out.string(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto summary = nlohmann::json::parse(r.out);
+    EXPECT_EQ(summary["valid_frames"], 1100);
+    EXPECT_EQ(summary["source_sample_rate"], 44100);
+    EXPECT_EQ(summary["source_channels"], 2);
+
+    const auto file = sarsteer::io::SafetensorsFile::open(out);
+    EXPECT_EQ(file.at("input_features").shape, (std::vector<int64_t>{128, 3000}));
+    EXPECT_EQ(file.at("input_features").dtype, sarsteer::io::DType::kF32);
+    const auto mask = sarsteer::io::to_i64(file.at("feature_attention_mask"));
+    ASSERT_EQ(mask.size(), 3000u);
+    EXPECT_EQ(std::count(mask.begin(), mask.end(), 1), 1100);
+    EXPECT_EQ(mask[1099], 1);
+    EXPECT_EQ(mask[1100], 0);
+
+    const auto r80 = run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out",
+                          out.string(), "--mel-bins", "80"});
+    ASSERT_EQ(r80.exit_code, 0) << r80.err;
+    EXPECT_EQ(sarsteer::io::SafetensorsFile::open(out).at("input_features").shape,
+              (std::vector<int64_t>{80, 3000}));
+    EXPECT_EQ(run({"features", "--audio", "x.wav", "--out", out.string(), "--mel-bins", "64"}).exit_code,
+              2);
+}
+
+TEST(Cli, BadAudioIsOneLineAndKeepsEarlierOutput) {
+    ScratchDir dir("cli");
+    const auto out = dir / "f.safetensors";
+    ASSERT_EQ(run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out", out.string()})
+                  .exit_code,
+              0);
+    const auto before = slurp(out);
+
+    expect_one_line_error(
+        run({"features", "--audio", (dir / "missing.wav").string(), "--out", out.string()}),
+        "missing.wav");
+    std::ofstream(dir / "garbage.wav") << "RIFF....WAVEfmt this is not audio at all";
+    expect_one_line_error(
+        run({"features", "--audio", (dir / "garbage.wav").string(), "--out", out.string()}),
+        "garbage.wav");
+    // Truncated FLAC: the first 2000 bytes of a real file.
+    {
+        const auto flac = slurp(fixtures_dir() / "jfk.flac");
+        std::ofstream(dir / "cut.flac", std::ios::binary) << flac.substr(0, 100);
+    }
+    expect_one_line_error(run({"features", "--audio", (dir / "cut.flac").string(), "--out", out.string()}),
+                          "cut.flac");
+    EXPECT_EQ(slurp(out), before);  // nothing already written was lost
+
+    expect_one_line_error(
+        run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out",
+             (dir / "no-such-dir" / "f.safetensors").string()}),
+        "no-such-dir");
+}
+
+TEST(Cli, TokenizeMatchesTheRealVocabulary) {
+    const auto model = (fixtures_dir() / "qwen2_tokenizer").string();
+    const auto r = run({"tokenize", "--model", model, "--text", "Hello world", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(R"({"ids": [9707, 1879]})"));
+
+    const auto d = run({"tokenize", "--model", model, "--decode", "9707,1879", "--json"});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_EQ(nlohmann::json::parse(d.out)["text"], "Hello world");
+
+    const auto plain = run({"tokenize", "--model", model, "--text", "<|im_end|>"});
+    EXPECT_EQ(plain.out, "151645\n");
+
+    // Chat prompt: an 11 s clip (1100 frames) expands to 275 <|AUDIO|> ids.
+    const auto chat = run({"tokenize", "--model", model, "--chat", "--audio-frames", "1100", "--text",
+                           "What is said?", "--json"});
+    ASSERT_EQ(chat.exit_code, 0) << chat.err;
+    const auto ids = nlohmann::json::parse(chat.out)["ids"].get<std::vector<int>>();
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), 151646), 275);
+    EXPECT_EQ(ids.front(), 151644);  // <|im_start|> of the default system turn
+
+    expect_one_line_error(run({"tokenize", "--model", "/nonexistent", "--text", "x"}), "/nonexistent");
+    EXPECT_EQ(run({"tokenize", "--model", model}).exit_code, 2);
+    EXPECT_EQ(run({"tokenize", "--model", model, "--decode", "1,x"}).exit_code, 2);
+}
+
+// A checkpoint folder with a config and a sharded weight index, for `info`.
+class CheckpointCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::ofstream(dir_ / "config.json")
+            << R"({"model_type": "qwen2", "hidden_size": 8, "num_attention_heads": 2,
+                   "num_hidden_layers": 1, "intermediate_size": 16, "vocab_size": 32})";
+        sarsteer::io::SafetensorsWriter a, b;
+        const std::vector<float> w(8 * 32, 0.5f);
+        a.add_f32("model.embed_tokens.weight", {32, 8}, w);
+        b.add_f32("lm_head.weight", {32, 8}, w);
+        a.write(dir_ / "model-00001-of-00002.safetensors");
+        b.write(dir_ / "model-00002-of-00002.safetensors");
+        std::ofstream(dir_ / "model.safetensors.index.json")
+            << R"({"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+                                  "lm_head.weight": "model-00002-of-00002.safetensors"}})";
+    }
+    ScratchDir dir_{"cli-ckpt"};
+};
+
+TEST_F(CheckpointCli, InfoSummarises) {
+    const auto r = run({"info", "--model", dir_.path().string(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["model_type"], "qwen2");
+    EXPECT_EQ(j["shards"], 2);
+    EXPECT_EQ(j["parameters"], 2 * 32 * 8);
+}
+
+TEST_F(CheckpointCli, MissingShard) {
+    std::filesystem::remove(dir_ / "model-00002-of-00002.safetensors");
+    expect_one_line_error(run({"info", "--model", dir_.path().string()}),
+                          "model-00002-of-00002.safetensors");
+}
+
+TEST_F(CheckpointCli, LyingHeader) {
+    // Claim a bigger shape than the bytes present.
+    auto bytes = slurp(dir_ / "model-00001-of-00002.safetensors");
+    const auto pos = bytes.find("[32,8]");
+    ASSERT_NE(pos, std::string::npos);
+    bytes.replace(pos, 6, "[33,8]");
+    std::ofstream(dir_ / "model-00001-of-00002.safetensors", std::ios::binary) << bytes;
+    expect_one_line_error(run({"info", "--model", dir_.path().string()}),
+                          "model-00001-of-00002.safetensors");
+}
+
+TEST_F(CheckpointCli, UnknownModelType) {
+    std::ofstream(dir_ / "config.json") << R"({"model_type": "mamba"})";
+    const auto r = run({"info", "--model", dir_.path().string()});
+    expect_one_line_error(r, "config.json");
+    EXPECT_NE(r.err.find("unsupported model_type \"mamba\""), std::string::npos) << r.err;
+}
+
+TEST(Cli, DemoRunsOnBundledData) {
+    ScratchDir dir("demo");
+    const auto r = run({"demo", "--out", dir.path().string(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["source_sample_rate"], 22050);
+    // 2.766 s at 16 kHz = 44256 samples -> ceil(44256 / 160) = 277 frames -> 69 audio tokens.
+    EXPECT_EQ(j["valid_frames"], 277);
+    EXPECT_EQ(j["audio_tokens"], 69);
+    EXPECT_TRUE(std::filesystem::exists(dir / "features.safetensors"));
+    const auto prompt = nlohmann::json::parse(slurp(dir / "prompt.json"));
+    EXPECT_EQ(prompt["ids"].size(), j["prompt_tokens"].get<std::size_t>());
+}
+
+}  // namespace
