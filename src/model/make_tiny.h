@@ -1,0 +1,29 @@
+// `sarsteer make-tiny`: a tiny random Qwen2-Audio checkpoint in the exact Hugging Face layout of
+// Qwen2-Audio-7B-Instruct (config.json keys, tensor names, tokenizer files with the real added
+// tokens and chat template, preprocessor and generation configs). Tests and the demo run on it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "model/config.h"
+
+namespace sarsteer::model {
+
+enum class TinyDType { kF32, kBF16 };
+
+struct TinyOptions {
+    uint64_t seed = 0;
+    TinyDType dtype = TinyDType::kF32;
+};
+
+// The tiny geometry: whisper-style encoder (2 layers, d_model 32), Qwen2 decoder (4 layers,
+// hidden 64, 4 heads with 2 kv heads), vocabulary rows beyond the tokenizer's ids like the real
+// checkpoint's.
+ModelConfig tiny_config(int64_t n_token_ids, int64_t audio_token_id, int64_t endoftext_id,
+                        int64_t im_end_id);
+
+// Writes the checkpoint into `dir` (created if needed). Returns its config.
+ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options = {});
+
+}  // namespace sarsteer::model
