@@ -22,7 +22,10 @@ int run(int argc, char** argv) {
 
     add_demo_command(app);
     add_features_command(app);
+    add_forward_command(app);
+    add_generate_command(app);
     add_info_command(app);
+    add_make_tiny_command(app);
     add_tokenize_command(app);
 
     try {
@@ -35,7 +38,9 @@ int run(int argc, char** argv) {
         std::cerr << "sarsteer: error: " << e.what() << '\n';
         return e.kind() == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure;
     } catch (const std::exception& e) {
-        std::cerr << "sarsteer: internal error: " << e.what() << '\n';
+        // LibTorch errors carry a multi-line backtrace; the first line says what went wrong.
+        const std::string what = e.what();
+        std::cerr << "sarsteer: internal error: " << what.substr(0, what.find('\n')) << '\n';
         return kExitFailure;
     }
     return kExitOk;

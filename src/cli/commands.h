@@ -20,6 +20,9 @@ void add_features_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_make_tiny_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_forward_command(CLI::App& app);
 
 // "sarsteer: warning: ..." on stderr.
 void warn(std::string_view message);

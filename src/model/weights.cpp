@@ -84,7 +84,7 @@ void for_each_tensor(const ModelConfig& config, ModelWeights* weights,
     if (weights != nullptr) {
         weights->decoder.layers.resize(static_cast<std::size_t>(config.text.num_hidden_layers));
         if (config.audio) {
-            weights->audio.emplace();
+            if (!weights->audio) weights->audio.emplace();
             weights->audio->layers.resize(static_cast<std::size_t>(config.audio->encoder_layers));
         }
     }

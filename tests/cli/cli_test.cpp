@@ -37,11 +37,13 @@ std::string quote(const std::string& arg) {
 // Runs the binary with `args`, capturing stdout and stderr separately.
 RunResult run(const std::vector<std::string>& args) {
     static int counter = 0;
-    const auto base = std::filesystem::temp_directory_path() /
-                      ("sarsteer-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    const auto base =
+        std::filesystem::temp_directory_path() /
+        ("sarsteer-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::string cmd = quote(sarsteer::testing::sarsteer_binary().string());
     for (const auto& a : args) cmd += " " + quote(a);
-    cmd += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err") + " </dev/null";
+    cmd += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err") +
+           " </dev/null";
     const int status = std::system(cmd.c_str());
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -100,16 +102,18 @@ TEST(Cli, FeaturesWritesQwen2AudioInputs) {
     ASSERT_EQ(r80.exit_code, 0) << r80.err;
     EXPECT_EQ(sarsteer::io::SafetensorsFile::open(out).at("input_features").shape,
               (std::vector<int64_t>{80, 3000}));
-    EXPECT_EQ(run({"features", "--audio", "x.wav", "--out", out.string(), "--mel-bins", "64"}).exit_code,
-              2);
+    EXPECT_EQ(
+        run({"features", "--audio", "x.wav", "--out", out.string(), "--mel-bins", "64"}).exit_code,
+        2);
 }
 
 TEST(Cli, BadAudioIsOneLineAndKeepsEarlierOutput) {
     ScratchDir dir("cli");
     const auto out = dir / "f.safetensors";
-    ASSERT_EQ(run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out", out.string()})
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out", out.string()})
+            .exit_code,
+        0);
     const auto before = slurp(out);
 
     expect_one_line_error(
@@ -124,14 +128,14 @@ TEST(Cli, BadAudioIsOneLineAndKeepsEarlierOutput) {
         const auto flac = slurp(fixtures_dir() / "jfk.flac");
         std::ofstream(dir / "cut.flac", std::ios::binary) << flac.substr(0, 100);
     }
-    expect_one_line_error(run({"features", "--audio", (dir / "cut.flac").string(), "--out", out.string()}),
-                          "cut.flac");
+    expect_one_line_error(
+        run({"features", "--audio", (dir / "cut.flac").string(), "--out", out.string()}),
+        "cut.flac");
     EXPECT_EQ(slurp(out), before);  // nothing already written was lost
 
-    expect_one_line_error(
-        run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(), "--out",
-             (dir / "no-such-dir" / "f.safetensors").string()}),
-        "no-such-dir");
+    expect_one_line_error(run({"features", "--audio", (fixtures_dir() / "jfk.flac").string(),
+                               "--out", (dir / "no-such-dir" / "f.safetensors").string()}),
+                          "no-such-dir");
 }
 
 TEST(Cli, TokenizeMatchesTheRealVocabulary) {
@@ -148,14 +152,15 @@ TEST(Cli, TokenizeMatchesTheRealVocabulary) {
     EXPECT_EQ(plain.out, "151645\n");
 
     // Chat prompt: an 11 s clip (1100 frames) expands to 275 <|AUDIO|> ids.
-    const auto chat = run({"tokenize", "--model", model, "--chat", "--audio-frames", "1100", "--text",
-                           "What is said?", "--json"});
+    const auto chat = run({"tokenize", "--model", model, "--chat", "--audio-frames", "1100",
+                           "--text", "What is said?", "--json"});
     ASSERT_EQ(chat.exit_code, 0) << chat.err;
     const auto ids = nlohmann::json::parse(chat.out)["ids"].get<std::vector<int>>();
     EXPECT_EQ(std::count(ids.begin(), ids.end(), 151646), 275);
     EXPECT_EQ(ids.front(), 151644);  // <|im_start|> of the default system turn
 
-    expect_one_line_error(run({"tokenize", "--model", "/nonexistent", "--text", "x"}), "/nonexistent");
+    expect_one_line_error(run({"tokenize", "--model", "/nonexistent", "--text", "x"}),
+                          "/nonexistent");
     EXPECT_EQ(run({"tokenize", "--model", model}).exit_code, 2);
     EXPECT_EQ(run({"tokenize", "--model", model, "--decode", "1,x"}).exit_code, 2);
 }
@@ -225,6 +230,91 @@ TEST(Cli, DemoRunsOnBundledData) {
     EXPECT_TRUE(std::filesystem::exists(dir / "features.safetensors"));
     const auto prompt = nlohmann::json::parse(slurp(dir / "prompt.json"));
     EXPECT_EQ(prompt["ids"].size(), j["prompt_tokens"].get<std::size_t>());
+}
+
+}  // namespace
+
+namespace {
+
+// A tiny checkpoint made once through the CLI for the runtime commands below.
+class TinyCli : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new ScratchDir("tiny-cli");
+        const auto r = run({"make-tiny", (dir_->path() / "tiny").string(), "--seed", "3"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    static void TearDownTestSuite() { delete dir_; }
+    static std::string model() { return (dir_->path() / "tiny").string(); }
+    static ScratchDir* dir_;
+};
+ScratchDir* TinyCli::dir_ = nullptr;
+
+TEST_F(TinyCli, MakeTinyWritesAValidCheckpoint) {
+    const auto r = run({"info", "--model", model(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["model_type"], "qwen2_audio");
+    EXPECT_EQ(j["num_hidden_layers"], 4);
+    EXPECT_GT(j["vocab_size"].get<int>(), j["tokenizer_ids"].get<int>());
+}
+
+TEST_F(TinyCli, GenerateJsonIsDeterministicWhenGreedy) {
+    const std::vector<std::string> args = {
+        "generate", "--model",       model(),  "--audio", (fixtures_dir() / "jfk.flac").string(),
+        "--prompt", "What is said?", "--temp", "0",       "-n",
+        "6",        "--json"};
+    const auto a = run(args), b = run(args);
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    const auto j = nlohmann::json::parse(a.out);
+    EXPECT_EQ(j, nlohmann::json::parse(b.out));
+    const auto n_out = j["token_ids"].size();
+    EXPECT_LE(n_out, 6u);
+    EXPECT_TRUE(j["finish_reason"] == "length" || j["finish_reason"] == "stop");
+    EXPECT_EQ(j["usage"]["completion_tokens"], n_out);
+    // 11 s of audio -> 275 placeholders, plus the chat template's text.
+    EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), 275);
+    EXPECT_EQ(j["usage"]["total_tokens"].get<std::size_t>(),
+              j["usage"]["prompt_tokens"].get<std::size_t>() + n_out);
+
+    const auto streamed = run({"generate", "--model", model(), "--prompt", "List the steps",
+                               "--temp", "0.8", "--seed", "4", "-n", "5"});
+    ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+    EXPECT_EQ(streamed.out.back(), '\n');
+}
+
+TEST_F(TinyCli, ForwardDumpsEveryLayer) {
+    const auto dump = dir_->path() / "dump.safetensors";
+    const auto r =
+        run({"forward", "--model", model(), "--audio", (fixtures_dir() / "jfk.flac").string(),
+             "--prompt", "What is said?", "--dump", dump.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto file = sarsteer::io::SafetensorsFile::open(dump);
+    const auto ids = sarsteer::io::to_i64(file.at("input_ids"));
+    const auto n = static_cast<int64_t>(ids.size());
+    for (int l = 0; l < 4; ++l) {
+        EXPECT_EQ(file.at("hidden." + std::to_string(l)).shape, (std::vector<int64_t>{n, 64}));
+    }
+    EXPECT_EQ(file.find("hidden.4"), nullptr);
+    EXPECT_EQ(file.at("final_hidden").shape, (std::vector<int64_t>{n, 64}));
+    EXPECT_EQ(file.at("logits").shape[0], n);
+    EXPECT_EQ(file.at("input_features").shape, (std::vector<int64_t>{1, 128, 3000}));
+    const auto mask = sarsteer::io::to_i64(file.at("feature_attention_mask"));
+    EXPECT_EQ(std::count(mask.begin(), mask.end(), 1), 1100);
+    EXPECT_EQ(file.at("audio_embeds").shape, (std::vector<int64_t>{275, 64}));
+}
+
+TEST_F(TinyCli, RuntimeErrorsAreOneLine) {
+    expect_one_line_error(run({"generate", "--model", "/no/such/model", "--prompt", "x"}),
+                          "/no/such/model");
+    expect_one_line_error(
+        run({"generate", "--model", model(), "--audio", "/no/such.wav", "--prompt", "x"}),
+        "/no/such.wav");
+    EXPECT_EQ(run({"generate", "--model", model(), "--prompt", "x", "--dtype", "f64"}).exit_code,
+              2);
+    EXPECT_EQ(run({"generate", "--model", model()}).exit_code, 2);
+    expect_one_line_error(run({"generate", "--model", model(), "--prompt", "x", "--device", "tpu"}),
+                          "tpu", 2);
 }
 
 }  // namespace

@@ -1,0 +1,82 @@
+#include "model/model.h"
+
+#include <ATen/ATen.h>
+
+#include "io/safetensors.h"
+#include "model/load.h"
+#include "model/ops.h"
+#include "sarsteer/error.h"
+
+namespace sarsteer::model {
+
+c10::Device parse_device(const std::string& device) {
+    try {
+        return c10::Device(device);
+    } catch (const c10::Error&) {
+        throw Error(ErrorKind::kInvalidArgument, "--device", "unknown device \"" + device + "\"",
+                    "use cpu, cuda or cuda:N");
+    }
+}
+
+c10::ScalarType parse_compute_dtype(const std::string& dtype) {
+    if (dtype == "f32" || dtype == "float32") return at::kFloat;
+    if (dtype == "bf16" || dtype == "bfloat16") return at::kBFloat16;
+    if (dtype == "f16" || dtype == "float16") return at::kHalf;
+    throw Error(ErrorKind::kInvalidArgument, "--dtype", "unknown dtype \"" + dtype + "\"",
+                "use f32, bf16 or f16");
+}
+
+std::shared_ptr<const Model> Model::load(const ModelOptions& options) {
+    const auto device = parse_device(options.device);
+    const auto dtype = parse_compute_dtype(options.dtype);
+    if (device.is_cuda() && !at::hasCUDA()) {
+        throw Error(ErrorKind::kUnsupported, "--device", "this LibTorch build has no CUDA support",
+                    "build sarsteer against a CUDA-enabled LibTorch, or use --device cpu");
+    }
+    auto config = ModelConfig::load(options.path);
+    auto tokenizer = Tokenizer::load(options.path);
+    auto generation = GenerationConfig::load_or_default(options.path);
+    auto checkpoint = std::make_shared<io::Checkpoint>(io::Checkpoint::open(options.path));
+    auto weights = load_weights(config, *checkpoint, {device, dtype});
+    return std::shared_ptr<const Model>(new Model(options.path, std::move(config),
+                                                  std::move(weights), std::move(tokenizer),
+                                                  std::move(generation), std::move(checkpoint)));
+}
+
+Model::Model(std::filesystem::path path, ModelConfig config, ModelWeights weights,
+             Tokenizer tokenizer, GenerationConfig generation,
+             std::shared_ptr<const void> keep_alive)
+    : path_(std::move(path)),
+      config_(std::move(config)),
+      weights_(std::move(weights)),
+      tokenizer_(std::move(tokenizer)),
+      generation_(std::move(generation)),
+      keep_alive_(std::move(keep_alive)) {}
+
+std::shared_ptr<const Model> Model::from_parts(ModelConfig config, ModelWeights weights,
+                                               Tokenizer tokenizer, GenerationConfig generation) {
+    return std::shared_ptr<const Model>(new Model({}, std::move(config), std::move(weights),
+                                                  std::move(tokenizer), std::move(generation),
+                                                  nullptr));
+}
+
+at::Tensor Model::embed_tokens(std::span<const int32_t> ids) const {
+    const auto n_vocab = config_.text.vocab_size;
+    for (auto id : ids) {
+        if (id < 0 || id >= n_vocab) {
+            throw Error(ErrorKind::kInvalidArgument, path_.string(),
+                        "token id " + std::to_string(id) + " is outside the embedding (" +
+                            std::to_string(n_vocab) + " rows)");
+        }
+    }
+    const auto index = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
+                                  at::TensorOptions().dtype(at::kLong))
+                           .to(options().device());
+    return weights_.decoder.embed_tokens.index_select(0, index);
+}
+
+at::Tensor Model::logits(const at::Tensor& hidden) const {
+    return ops::linear(hidden, weights_.decoder.lm_head).to(at::kFloat);
+}
+
+}  // namespace sarsteer::model
