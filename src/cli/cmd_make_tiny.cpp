@@ -13,6 +13,7 @@ struct MakeTinyFlags {
     std::string out;
     uint64_t seed = 0;
     std::string dtype = "f32";
+    bool text_only = false;
 };
 
 }  // namespace
@@ -26,14 +27,18 @@ void add_make_tiny_command(CLI::App& app) {
     cmd->add_option("--dtype", flags->dtype, "Stored dtype: f32 or bf16")
         ->check(CLI::IsMember({"f32", "bf16"}))
         ->capture_default_str();
+    cmd->add_flag("--text-only", flags->text_only,
+                  "A plain qwen2 (Qwen2ForCausalLM) checkpoint instead of qwen2_audio");
     cmd->callback([flags] {
         const auto config = model::make_tiny(
             flags->out,
             {.seed = flags->seed,
              .dtype = flags->dtype == "bf16" ? model::TinyDType::kBF16 : model::TinyDType::kF32});
-        std::cout << "wrote " << flags->out << ": qwen2_audio, " << config.text.num_hidden_layers
-                  << " decoder layers, hidden " << config.text.hidden_size << ", "
-                  << config.audio->encoder_layers << " encoder layers\n";
+        std::cout << "wrote " << flags->out << ": " << model::model_type_name(config.model_type)
+                  << ", " << config.text.num_hidden_layers << " decoder layers, hidden "
+                  << config.text.hidden_size;
+        if (config.audio) std::cout << ", " << config.audio->encoder_layers << " encoder layers";
+        std::cout << '\n';
     });
 }
 

@@ -52,18 +52,13 @@ ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& optio
     const auto im_end = tokenizer.required_token_id(tokens::kImEnd);
     auto config =
         tiny_config(n_ids, tokenizer.required_token_id(tokens::kAudio), endoftext, im_end);
-    const bool bf16 = options.dtype == TinyDType::kBF16;
-    config.torch_dtype = bf16 ? "bfloat16" : "float32";
+    if (options.text_only) {
+        config.model_type = ModelType::kQwen2;
+        config.audio.reset();
+    }
+    write_random_checkpoint(dir, config, options.seed, options.dtype);
+    if (options.text_only) return ModelConfig::load(dir);
 
-    auto weights = random_weights(config, options.seed);
-    io::SafetensorsWriter writer;
-    writer.set_metadata("format", "pt");
-    for_each_tensor(config, &weights, [&](const TensorSpec& spec) {
-        add_tensor(writer, spec.name, bf16 ? spec.slot->to(at::kBFloat16) : *spec.slot);
-    });
-    writer.write(dir / "model.safetensors");
-
-    io::write_file_atomic(dir / "config.json", config.to_json().dump(2) + "\n");
     // ref: Qwen2-Audio-7B-Instruct preprocessor_config.json (WhisperFeatureExtractor).
     const nlohmann::ordered_json preprocessor = {
         {"chunk_length", kWhisperChunkSeconds},
@@ -92,7 +87,25 @@ ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& optio
         {"top_p", 0.5},
     };
     io::write_file_atomic(dir / "generation_config.json", generation.dump(2) + "\n");
-    return config;
+    return ModelConfig::load(dir);
+}
+
+void write_random_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
+                             uint64_t seed, TinyDType dtype) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw Error(ErrorKind::kIo, dir.string(), "cannot create folder: " + ec.message());
+    auto stored = config;
+    const bool bf16 = dtype == TinyDType::kBF16;
+    stored.torch_dtype = bf16 ? "bfloat16" : "float32";
+    auto weights = random_weights(stored, seed);
+    io::SafetensorsWriter writer;
+    writer.set_metadata("format", "pt");
+    for_each_tensor(stored, &weights, [&](const TensorSpec& spec) {
+        add_tensor(writer, spec.name, bf16 ? spec.slot->to(at::kBFloat16) : *spec.slot);
+    });
+    writer.write(dir / "model.safetensors");
+    io::write_file_atomic(dir / "config.json", stored.to_json().dump(2) + "\n");
 }
 
 }  // namespace sarsteer::model

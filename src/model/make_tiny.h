@@ -15,6 +15,7 @@ enum class TinyDType { kF32, kBF16 };
 struct TinyOptions {
     uint64_t seed = 0;
     TinyDType dtype = TinyDType::kF32;
+    bool text_only = false;  // a plain `qwen2` checkpoint (Qwen2ForCausalLM names) instead
 };
 
 // The tiny geometry: whisper-style encoder (2 layers, d_model 32), Qwen2 decoder (4 layers,
@@ -25,5 +26,10 @@ ModelConfig tiny_config(int64_t n_token_ids, int64_t audio_token_id, int64_t end
 
 // Writes the checkpoint into `dir` (created if needed). Returns its config.
 ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options = {});
+
+// Writes random weights (see random_weights) for any config as `dir`/model.safetensors plus
+// config.json; benchmarks use it for full-size geometries. Tokenizer files are not written.
+void write_random_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
+                             uint64_t seed, TinyDType dtype = TinyDType::kF32);
 
 }  // namespace sarsteer::model

@@ -12,6 +12,7 @@
 #include "model/make_tiny.h"
 #include "model/qwen2_decoder.h"
 #include "sarsteer/chat_prompt.h"
+#include "sarsteer/error.h"
 #include "test_support.h"
 
 namespace sarsteer::model {
@@ -267,6 +268,28 @@ TEST_F(TinyModel, SeededSamplingIsReproducible) {
     EXPECT_EQ(a[0].tokens, b[0].tokens);
     options.sampling[0].seed = 6;
     EXPECT_NE(generate(model(), std::span(&prompt, 1), options)[0].tokens, a[0].tokens);
+}
+
+}  // namespace
+}  // namespace sarsteer::model
+
+namespace sarsteer::model {
+namespace {
+
+TEST(TextOnlyModel, PlainQwen2GeneratesAndRefusesAudio) {
+    c10::InferenceMode guard;
+    sarsteer::testing::ScratchDir dir("qwen2");
+    const auto config = make_tiny(dir.path(), {.seed = 2, .text_only = true});
+    EXPECT_EQ(config.model_type, ModelType::kQwen2);
+    const auto model = Model::load({.path = dir.path()});
+    EXPECT_FALSE(model->weights().audio.has_value());
+    const auto prompt = prepare_prompt(*model, render_audio_prompt(0, "List the steps"));
+    GenerateOptions options;
+    options.max_new_tokens = 4;
+    options.stop_ids = {-1};
+    EXPECT_EQ(generate(*model, std::span(&prompt, 1), options)[0].tokens.size(), 4u);
+    const std::vector<std::vector<float>> clip = {std::vector<float>(16000, 0.1f)};
+    EXPECT_THROW(encode_clips(*model, clip), Error);
 }
 
 }  // namespace
