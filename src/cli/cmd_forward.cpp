@@ -7,11 +7,13 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/defense_flags.h"
 #include "cli/model_flags.h"
 #include "cli/prompt_input.h"
 #include "io/safetensors.h"
 #include "model/session.h"
 #include "model/tensor_io.h"
+#include "steer/steer_hook.h"
 
 namespace sarsteer::cli {
 namespace {
@@ -19,6 +21,7 @@ namespace {
 struct ForwardFlags {
     ModelFlags model;
     PromptFlags prompt;
+    DefenseFlags defense;
     std::string dump;
 };
 
@@ -34,9 +37,13 @@ public:
 void run_forward(const ForwardFlags& flags) {
     c10::InferenceMode guard;
     const auto model = load_model(flags.model);
-    const auto prompt = prepare_cli_prompt(*model, flags.prompt);
+    const auto defense = make_defense(flags.defense, *model, flags.prompt);
+    const auto prompt = prepare_cli_prompt(*model, defense.prompt);
     CaptureAll capture;
-    model::LayerHook* hooks[] = {&capture};
+    // Steering runs first, so the dump shows the steered states.
+    std::vector<model::LayerHook*> hooks;
+    if (defense.hook) hooks.push_back(defense.hook.get());
+    hooks.push_back(&capture);
     const auto out = model::forward(*model, std::span(&prompt, 1), hooks);
     const auto final_hidden = out.hidden[0].to(at::kFloat).cpu();
 
@@ -74,6 +81,7 @@ void add_forward_command(CLI::App& app) {
                            "decoder layer's output, the final hidden states and the logits");
     add_model_flags(*cmd, flags->model);
     add_prompt_flags(*cmd, flags->prompt);
+    add_defense_flags(*cmd, flags->defense);
     cmd->add_option("--dump", flags->dump, "Output .safetensors")->required();
     cmd->callback([flags] { run_forward(*flags); });
 }

@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/defense_flags.h"
 #include "cli/model_flags.h"
 #include "cli/prompt_input.h"
 #include "model/session.h"
+#include "steer/steer_hook.h"
 
 namespace sarsteer::cli {
 namespace {
@@ -15,6 +17,7 @@ namespace {
 struct GenerateFlags {
     ModelFlags model;
     PromptFlags prompt;
+    DefenseFlags defense;
     std::optional<int64_t> max_new_tokens;
     std::optional<double> temperature;
     std::optional<double> top_p;
@@ -54,10 +57,12 @@ void run_generate(const GenerateFlags& flags) {
     if (flags.repetition_penalty) sampling.repetition_penalty = *flags.repetition_penalty;
     sampling.seed = flags.seed;
 
-    const auto prompt = prepare_cli_prompt(*model, flags.prompt);
+    const auto defense = make_defense(flags.defense, *model, flags.prompt);
+    const auto prompt = prepare_cli_prompt(*model, defense.prompt);
     model::GenerateOptions options;
     options.max_new_tokens = flags.max_new_tokens.value_or(defaults.max_new_tokens.value_or(512));
     options.sampling = {sampling};
+    if (defense.hook) options.hooks.push_back(defense.hook.get());
     StreamPrinter printer(model->tokenizer());
     if (!flags.json) options.on_token = [&](std::size_t, int32_t id) { printer.add(id); };
 
@@ -87,6 +92,7 @@ void add_generate_command(CLI::App& app) {
         app.add_subcommand("generate", "Generate an answer to audio clips + an instruction");
     add_model_flags(*cmd, flags->model);
     add_prompt_flags(*cmd, flags->prompt);
+    add_defense_flags(*cmd, flags->defense);
     cmd->add_option("-n,--max-new-tokens", flags->max_new_tokens,
                     "Most tokens to generate (default: generation_config.json, else 512)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));

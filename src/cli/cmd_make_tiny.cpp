@@ -33,7 +33,8 @@ void add_make_tiny_command(CLI::App& app) {
         const auto config = model::make_tiny(
             flags->out,
             {.seed = flags->seed,
-             .dtype = flags->dtype == "bf16" ? model::TinyDType::kBF16 : model::TinyDType::kF32});
+             .dtype = flags->dtype == "bf16" ? model::TinyDType::kBF16 : model::TinyDType::kF32,
+             .text_only = flags->text_only});
         std::cout << "wrote " << flags->out << ": " << model::model_type_name(config.model_type)
                   << ", " << config.text.num_hidden_layers << " decoder layers, hidden "
                   << config.text.hidden_size;

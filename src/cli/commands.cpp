@@ -26,6 +26,7 @@ int run(int argc, char** argv) {
     add_generate_command(app);
     add_info_command(app);
     add_make_tiny_command(app);
+    add_steer_command(app);
     add_tokenize_command(app);
 
     try {

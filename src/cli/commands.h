@@ -23,6 +23,7 @@ void add_info_command(CLI::App& app);
 void add_make_tiny_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
+void add_steer_command(CLI::App& app);
 
 // "sarsteer: warning: ..." on stderr.
 void warn(std::string_view message);

@@ -18,6 +18,9 @@ struct ForwardInfo {
     // Per sequence, the index along T of its last real position. Batches are left-padded, so
     // this is T-1 for every sequence; hooks should still read it rather than assume.
     std::span<const int64_t> last_index;
+    // Per batch row, the index of its sequence in the caller's prompt list. Rows of finished
+    // sequences are dropped during generation, so row b is not always sequence b.
+    std::span<const int64_t> seq_index;
 };
 
 class LayerHook {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "model/ops.h"
 
@@ -80,7 +81,13 @@ at::Tensor decoder_forward(const DecoderWeights& weights, const TextConfig& conf
     const auto [cos, sin] =
         ops::rope_tables(input.positions, config.head_dim, config.rope_theta, dtype);
     const auto mask = attention_mask(input.key_valid, cache.length(), n_new, dtype);
-    const ForwardInfo info{input.embeds.size(0), n_new, input.prefill, input.last_index};
+    std::vector<int64_t> identity;
+    if (input.seq_index.empty()) {
+        identity.resize(static_cast<std::size_t>(input.embeds.size(0)));
+        std::iota(identity.begin(), identity.end(), int64_t{0});
+    }
+    const ForwardInfo info{input.embeds.size(0), n_new, input.prefill, input.last_index,
+                           input.seq_index.empty() ? identity : input.seq_index};
 
     auto h = input.embeds;
     for (std::size_t il = 0; il < weights.layers.size(); ++il) {

@@ -21,6 +21,7 @@ struct DecoderInput {
     at::Tensor key_valid;  // [B, cache.length() + T] bool: false at padding
     std::vector<int64_t> last_index;  // per sequence, see ForwardInfo
     bool prefill = true;
+    std::vector<int64_t> seq_index = {};  // per row, see ForwardInfo; empty means 0..B-1
 };
 
 // Runs all layers over the new positions, appending their keys/values to `cache` (which it then

@@ -228,7 +228,10 @@ std::vector<Generation> generate(const Model& model, std::span<const PreparedPro
         key_valid = at::cat({key_valid, at::ones({n_active, 1}, key_valid.options())}, 1);
         input = DecoderInput{model.embed_tokens(next_ids).unsqueeze(1),
                              at::tensor(positions, at::kLong).view({n_active, 1}).to(device),
-                             key_valid, std::vector<int64_t>(active.size(), 0), false};
+                             key_valid,
+                             std::vector<int64_t>(active.size(), 0),
+                             false,
+                             std::vector<int64_t>(active.begin(), active.end())};
         hidden = decoder_forward(weights, text_config, input, cache, options.hooks);
         logits = model.logits(hidden.select(1, 0)).cpu();
     }

@@ -318,3 +318,84 @@ TEST_F(TinyCli, RuntimeErrorsAreOneLine) {
 }
 
 }  // namespace
+
+namespace {
+
+// Writes a manifest whose items alternate between two real recordings.
+void write_cli_manifest(const std::filesystem::path& path, const std::string& prefix, int n) {
+    std::ofstream out(path);
+    const std::string clips[] = {
+        (fixtures_dir() / "jfk.flac").string(),
+        (sarsteer::testing::source_dir() / "data" / "demo" / "question.wav").string()};
+    for (int i = 0; i < n; ++i) {
+        out << nlohmann::json{{"id", prefix + std::to_string(i)},
+                              {"audio", clips[i % 2]},
+                              {"question", "question " + std::to_string(i)},
+                              {"label", prefix}}
+                   .dump()
+            << "\n";
+    }
+}
+
+TEST_F(TinyCli, SteerExtractInspectAndApply) {
+    const auto harmful = dir_->path() / "harmful.jsonl", safe = dir_->path() / "safe.jsonl";
+    write_cli_manifest(harmful, "h", 3);
+    write_cli_manifest(safe, "s", 4);
+    const auto steer = (dir_->path() / "steer.safetensors").string();
+    const auto r = run({"steer", "extract", "--model", model(), "--harmful", harmful.string(),
+                        "--safe", safe.string(), "--n", "3", "--k", "2", "--out", steer});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(steer + ".acts.safetensors"));
+
+    const auto inspect = run({"steer", "inspect", steer, "--model", model(), "--json"});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    EXPECT_NE(inspect.out.find("qwen2_audio"), std::string::npos);
+
+    const std::vector<std::string> base = {
+        "generate", "--model", model(), "--prompt", "List the steps",
+        "--temp",   "0",       "-n",    "8",        "--json"};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto out = run(args);
+        EXPECT_EQ(out.exit_code, 0) << out.err;
+        return out.exit_code == 0 ? nlohmann::json::parse(out.out)["token_ids"] : nlohmann::json();
+    };
+    const auto plain = with({});
+    EXPECT_EQ(with({"--steer", steer, "--alpha", "0"}), plain);
+    EXPECT_NE(with({"--steer", steer, "--alpha", "400"}), plain);
+    EXPECT_NE(with({"--defense", "refusal-steer", "--steer", steer, "--alpha", "400"}), plain);
+    EXPECT_EQ(with({"--steer", steer, "--alpha", "400", "--layers", "1", "--beta", "0"}), plain);
+
+    // The file refuses a model of another geometry.
+    const auto text_model = (dir_->path() / "text").string();
+    ASSERT_EQ(run({"make-tiny", text_model, "--text-only"}).exit_code, 0);
+    const auto refused =
+        run({"generate", "--model", text_model, "--prompt", "x", "--steer", steer});
+    expect_one_line_error(refused, "steer.safetensors", 2);
+    EXPECT_EQ(
+        run({"generate", "--model", model(), "--prompt", "x", "--defense", "prompt:9"}).exit_code,
+        2);
+    EXPECT_EQ(run({"generate", "--model", model(), "--prompt", "x", "--defense", "llm-steer",
+                   "--steer", steer})
+                  .exit_code,
+              2);
+    EXPECT_EQ(
+        run({"generate", "--model", model(), "--prompt", "x", "-n", "2", "--defense", "prompt:1"})
+            .exit_code,
+        0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, MakeTinyTextOnlyWritesPlainQwen2) {
+    ScratchDir dir("tiny-text");
+    ASSERT_EQ(run({"make-tiny", (dir / "m").string(), "--text-only"}).exit_code, 0);
+    const auto info = run({"info", "--model", (dir / "m").string(), "--json"});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    EXPECT_EQ(nlohmann::json::parse(info.out)["model_type"], "qwen2");
+}
+
+}  // namespace
