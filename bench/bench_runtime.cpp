@@ -594,7 +594,7 @@ int run(const Options& opt) {
         model = load_model();
         const std::vector<sm::PreparedPrompt> prompt = {sm::prepare_ids(*model, short_ids)};
         sm::generate(*model, prompt, one_token);  // fault the weights in before timing anything
-        sm::encode_clips(*model, clips2);
+        if (has("encoder")) sm::encode_clips(*model, clips2);
     }
 
     // --- read bandwidth (always: decode's bound) ----------------------------------------------

@@ -105,6 +105,13 @@ void write_part(const std::filesystem::path& path, const std::string& id, const 
     writer.write(path);
 }
 
+// The sample ids of a manifest as a JSON list: the cache holds states for exactly these.
+std::string ids_json(const io::Manifest& manifest) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& item : manifest.items) list.push_back(item.id);
+    return list.dump();
+}
+
 // The consolidated cache, when it holds exactly these samples for this key.
 std::optional<Activations> read_cache(const std::filesystem::path& cache, const std::string& key,
                                       const io::Manifest& harmful, const io::Manifest& safe) {
@@ -112,14 +119,9 @@ std::optional<Activations> read_cache(const std::filesystem::path& cache, const 
     if (cache.empty() || !std::filesystem::exists(cache, ec)) return std::nullopt;
     const auto file = io::SafetensorsFile::open(cache);
     const auto& meta = file.metadata();
-    auto ids = [](const io::Manifest& m) {
-        nlohmann::json list = nlohmann::json::array();
-        for (const auto& item : m.items) list.push_back(item.id);
-        return list.dump();
-    };
     if (meta.count("key") == 0 || meta.at("key") != key || meta.count("harmful_ids") == 0 ||
-        meta.at("harmful_ids") != ids(harmful) || meta.count("safe_ids") == 0 ||
-        meta.at("safe_ids") != ids(safe)) {
+        meta.at("harmful_ids") != ids_json(harmful) || meta.count("safe_ids") == 0 ||
+        meta.at("safe_ids") != ids_json(safe)) {
         return std::nullopt;
     }
     Activations acts;
@@ -133,19 +135,14 @@ std::optional<Activations> read_cache(const std::filesystem::path& cache, const 
 
 void write_cache(const std::filesystem::path& cache, const std::string& key,
                  const io::Manifest& harmful, const io::Manifest& safe, const Activations& acts) {
-    auto ids = [](const io::Manifest& m) {
-        nlohmann::json list = nlohmann::json::array();
-        for (const auto& item : m.items) list.push_back(item.id);
-        return list.dump();
-    };
     io::SafetensorsWriter writer;
     model::add_tensor(writer, "harmful.base", acts.harmful_base);
     if (acts.harmful_refusal.defined())
         model::add_tensor(writer, "harmful.refusal", acts.harmful_refusal);
     model::add_tensor(writer, "safe.base", acts.safe_base);
     writer.set_metadata("key", key);
-    writer.set_metadata("harmful_ids", ids(harmful));
-    writer.set_metadata("safe_ids", ids(safe));
+    writer.set_metadata("harmful_ids", ids_json(harmful));
+    writer.set_metadata("safe_ids", ids_json(safe));
     writer.write(cache);
 }
 
