@@ -418,6 +418,16 @@ double decoder_flops_per_token(const sm::ModelConfig& config, double n_keys) {
     return 2 * static_cast<double>(t.num_hidden_layers) * (qkv_o + mlp + attention);
 }
 
+// Multiply-adds of the audio tower for `n_pos` encoder positions: conv2, the layers' matrices and
+// attention (conv1, pooling and the projector are small).
+double encoder_flops(const sm::AudioConfig& a, double n_pos) {
+    const double d = static_cast<double>(a.d_model);
+    const double ffn = static_cast<double>(a.encoder_ffn_dim);
+    const double conv2 = n_pos * d * d * 3;
+    const double layer = n_pos * (4 * d * d + 2 * d * ffn) + 2 * n_pos * n_pos * d;
+    return 2 * (conv2 + static_cast<double>(a.encoder_layers) * layer);
+}
+
 // Bytes a decode step reads from the weights: every decoder layer tensor, the final norm and the
 // lm_head (tied to the embedding, counted once; the embedding row gather is negligible).
 double decode_weight_bytes(const sm::Model& model) {
@@ -444,21 +454,42 @@ void one_row_linears(const sm::Model& model, bool gemm, bool layers, bool lm_hea
         if (!gemm) return sm::ops::linear(in, w, b);
         return b.defined() ? at::linear(in, w, b) : at::linear(in, w);
     };
-    double sink = 0;
+    at::Tensor out;
     if (layers) {
         for (const auto& l : d.layers) {
-            sink += lin(x, l.q_w, l.q_b)[0][0][0].item<float>();
-            sink += lin(x, l.k_w, l.k_b)[0][0][0].item<float>();
-            sink += lin(x, l.v_w, l.v_b)[0][0][0].item<float>();
-            sink += lin(x, l.o_w)[0][0][0].item<float>();
-            sink += lin(x, l.gate_w)[0][0][0].item<float>();
-            sink += lin(x, l.up_w)[0][0][0].item<float>();
-            sink += lin(x_ffn, l.down_w)[0][0][0].item<float>();
+            out = lin(x, l.q_w, l.q_b);
+            out = lin(x, l.k_w, l.k_b);
+            out = lin(x, l.v_w, l.v_b);
+            out = lin(x, l.o_w);
+            out = lin(x, l.gate_w);
+            out = lin(x, l.up_w);
+            out = lin(x_ffn, l.down_w);
         }
     }
-    if (lm_head) sink += lin(x, d.lm_head)[0][0][0].item<float>();
+    if (lm_head) out = lin(x, d.lm_head);
+    const double sink = out.sum().item<float>();
     volatile double keep = sink;
     static_cast<void>(keep);
+}
+
+// One row through one kind of matrix of every layer via ops::linear: {seconds (median of 5),
+// bytes read}.
+std::pair<double, double> one_row_kind(const sm::Model& model,
+                                       at::Tensor sm::DecoderLayerWeights::*w,
+                                       at::Tensor sm::DecoderLayerWeights::*b) {
+    const auto& layers = model.weights().decoder.layers;
+    const auto x = at::randn({1, 1, (layers.front().*w).size(1)}) * 0.1;
+    double bytes = 0;
+    for (const auto& l : layers) bytes += static_cast<double>((l.*w).nbytes());
+    auto pass = [&] {
+        at::Tensor out;
+        for (const auto& l : layers) {
+            out = sm::ops::linear(x, l.*w, b != nullptr ? l.*b : at::Tensor{});
+        }
+        static_cast<void>(out.sum().item<float>());
+    };
+    pass();
+    return {repeat(5, pass).median(), bytes};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -580,6 +611,9 @@ int run(const Options& opt) {
         table.add("load + page-fault cost of first use", fmt("%.2f s", paid),
                   fmt("%.2f s", read_cold), fmt("%.2f", paid / read_cold),
                   "load + (first - again) generate + (first - again) encode; all pages touched");
+        table.add("load + page-fault cost of first use", fmt("%.2f s", paid),
+                  fmt("%.2f s", io_cold), fmt("%.2f", paid / io_cold),
+                  "the same against the I/O-only read");
         // The model keeps the file mapped, so its pages stay in the page cache.
         const double io_warm = read_whole_file(file, false);
         table.add("read model.safetensors once, I/O only (warm)", fmt("%.2f s", io_warm), "", "",
@@ -598,7 +632,7 @@ int run(const Options& opt) {
     }
 
     // --- read bandwidth (always: decode's bound) ----------------------------------------------
-    table.section("read bandwidth (1 GiB f32 buffer; best of 5)");
+    table.section("machine baselines: read bandwidth (1 GiB f32 buffer) and GEMM, best of 5");
     double bandwidth = 0;
     {
         constexpr int64_t kFloats = int64_t{1} << 28;  // 1 GiB
@@ -631,6 +665,18 @@ int run(const Options& opt) {
     }
     table.add("read bandwidth used as the bound", fmt("%.2f GB/s", bandwidth / kGB), "", "",
               "the highest of the above");
+    // The compute baseline: one GEMM of a prefill's MLP shape, in the thread setting at start.
+    double gemm_rate = 0;
+    {
+        const auto& w0 = model->weights().decoder.layers.at(0);
+        const auto x = at::randn({512, config.text.hidden_size}) * 0.1;
+        static_cast<void>(at::linear(x, w0.gate_w).sum().item<float>());
+        const auto gemm =
+            repeat(5, [&] { static_cast<void>(at::linear(x, w0.gate_w).sum().item<float>()); });
+        gemm_rate = 2.0 * 512 * static_cast<double>(w0.gate_w.numel()) / gemm.min();
+        table.add("GEMM [512x896] x [896x4864] (at::linear)", fmt("%.1f GFLOP/s", gemm_rate / 1e9),
+                  "", "", fmt("compute baseline; best of %s", spread(gemm).c_str()));
+    }
 
     // --- encoder ------------------------------------------------------------------------------
     if (has("encoder")) {
@@ -646,23 +692,26 @@ int run(const Options& opt) {
             const int64_t frames = static_cast<int64_t>(seconds * 100);
             const int64_t positions = sm::encoder_feature_length(std::min<int64_t>(frames, 3000));
             const double rtf = seconds / runs.median();
+            const double gflops =
+                encoder_flops(audio, static_cast<double>(positions)) / runs.median() / 1e9;
             if (seconds > 20) {
                 full = runs;
                 table.add(fmt("encode 30 s clip (%lld positions, full window)",
                               static_cast<long long>(positions)),
                           fmt("%.2f s", runs.median()), "", "",
-                          fmt("%.1fx real time; %s", rtf, spread(runs).c_str()));
+                          fmt("%.1fx real time; %.0f GFLOP/s = %.2f of the GEMM baseline; %s", rtf,
+                              gflops, gflops * 1e9 / gemm_rate, spread(runs).c_str()));
             } else {
                 table.add(fmt("encode %.0f s clip (%lld positions)", seconds,
                               static_cast<long long>(positions)),
                           fmt("%.2f s", runs.median()), fmt("%.2f s", full.median()),
                           fmt("%.3f", runs.median() / full.median()),
-                          fmt("positions %lld/%lld = %.3f; %.1fx real time; %s",
+                          fmt("positions %lld/%lld = %.3f; %.1fx real time; %.0f GFLOP/s; %s",
                               static_cast<long long>(positions),
                               static_cast<long long>(audio.max_source_positions),
                               static_cast<double>(positions) /
                                   static_cast<double>(audio.max_source_positions),
-                              rtf, spread(runs).c_str()));
+                              rtf, gflops, spread(runs).c_str()));
             }
         }
     }
@@ -670,15 +719,6 @@ int run(const Options& opt) {
     // --- prefill ------------------------------------------------------------------------------
     if (has("prefill")) {
         table.section("prefill (forward, batch 1, hidden states only: no lm_head)");
-        const auto& w0 = model->weights().decoder.layers.at(0);
-        const auto x = at::randn({512, config.text.hidden_size}) * 0.1;
-        static_cast<void>(at::linear(x, w0.gate_w).sum().item<float>());
-        const auto gemm =
-            repeat(5, [&] { static_cast<void>(at::linear(x, w0.gate_w).sum().item<float>()); });
-        const double gemm_flops = 2.0 * 512 * static_cast<double>(w0.gate_w.numel());
-        const double gemm_rate = gemm_flops / gemm.min();
-        table.add("GEMM baseline [512x896] x [896x4864]", fmt("%.1f GFLOP/s", gemm_rate / 1e9), "",
-                  "", fmt("at::linear, best of %s", spread(gemm).c_str()));
         static_cast<void>(prefill_seconds(*model, 16));  // warm-up
         for (int64_t n : {128, 512}) {
             const auto runs = repeat(n > 200 ? 2 : 3, [&] { prefill_seconds(*model, n); });
@@ -686,7 +726,7 @@ int run(const Options& opt) {
                                 static_cast<double>(n) / runs.median();
             table.add(fmt("prefill %lld tokens", static_cast<long long>(n)),
                       fmt("%.0f tok/s", static_cast<double>(n) / runs.median()),
-                      fmt("%.1f GFLOP/s", gemm_rate / 1e9), fmt("%.2f", rate / gemm_rate),
+                      fmt("GEMM %.1f GFLOP/s", gemm_rate / 1e9), fmt("%.2f", rate / gemm_rate),
                       fmt("%.1f GFLOP/s achieved; %s", rate / 1e9, spread(runs).c_str()));
         }
     }
@@ -727,6 +767,27 @@ int run(const Options& opt) {
                   fmt("%.3f", lm_bytes / mv_head.median() / bandwidth),
                   fmt("%.2f GB/s effective; %s", lm_bytes / mv_head.median() / kGB,
                       spread(mv_head).c_str()));
+        using L = sm::DecoderLayerWeights;
+        struct Kind {
+            const char* name;
+            at::Tensor L::*w;
+            at::Tensor L::*b;
+        };
+        const auto& l0 = d.layers.front();
+        for (const Kind& k :
+             {Kind{"q_proj", &L::q_w, &L::q_b}, Kind{"k_proj", &L::k_w, &L::k_b},
+              Kind{"v_proj", &L::v_w, &L::v_b}, Kind{"o_proj", &L::o_w, nullptr},
+              Kind{"gate_proj", &L::gate_w, nullptr}, Kind{"up_proj", &L::up_w, nullptr},
+              Kind{"down_proj", &L::down_w, nullptr}}) {
+            const auto [sec, kind_bytes] = one_row_kind(*model, k.w, k.b);
+            table.add(fmt("    %s [%lldx%lld] x24 (at::mv)", k.name,
+                          static_cast<long long>((l0.*k.w).size(0)),
+                          static_cast<long long>((l0.*k.w).size(1))),
+                      fmt("%.2f ms", 1e3 * sec), fmt("%.2f GB/s", bandwidth / kGB),
+                      fmt("%.3f", kind_bytes / sec / bandwidth),
+                      fmt("%.2f GB/s effective; %.1f us a call; median of 5",
+                          kind_bytes / sec / kGB, 1e6 * sec / 24));
+        }
         table.add("  rest of the step (norms, rope, attention, cache, sampling)",
                   fmt("%.1f ms", 1e3 * (step.median() - mv_all)),
                   fmt("%.1f ms", 1e3 * step.median()),

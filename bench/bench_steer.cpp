@@ -135,31 +135,44 @@ int main(int argc, char** argv) {
     const auto prompt = sm::prepare_ids(*model, model->tokenizer().encode(base_text, false));
     auto direction = at::randn({model->n_layer(), model->n_embd()}) * 0.01;
     sarsteer::steer::SteerHook hook(direction.to(model->options()), {0.1});
-    auto decode = [&](bool steered) {
+    auto decode_once = [&](bool steered) {
         sm::GenerateOptions options;
         options.max_new_tokens = 48;
         options.stop_ids = {-1};
         if (steered) options.hooks = {&hook};
-        return median_seconds(reps, [&] { sm::generate(*model, std::span(&prompt, 1), options); });
+        const auto t0 = Clock::now();
+        sm::generate(*model, std::span(&prompt, 1), options);
+        return seconds_since(t0);
     };
-    decode(false);  // warm-up
-    // Interleave to spread drift over both.
-    double off = 0, on = 0;
-    for (int round = 0; round < 2; ++round) {
-        off += decode(false);
-        on += decode(true);
+    decode_once(false);  // warm-up
+    // Alternate off/on so drift and other load hit both alike; report the median paired ratio.
+    const int decode_pairs = 2 * reps + 1;
+    std::vector<double> ratios, offs, ons;
+    for (int i = 0; i < decode_pairs; ++i) {
+        const bool on_first = i % 2 == 1;
+        const double first = decode_once(on_first);
+        const double second = decode_once(!on_first);
+        const double off = on_first ? second : first, on = on_first ? first : second;
+        offs.push_back(off);
+        ons.push_back(on);
+        ratios.push_back(on / off);
     }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
 
     std::printf(
-        "bench_steer (median of %d; decode: 2 rounds of 48 tokens after a %zu-token prompt)\n",
-        reps, prompt.ids.size());
+        "bench_steer (median of %d; decode: %d off/on pairs of 48 tokens after a %zu-token "
+        "prompt)\n",
+        reps, decode_pairs, prompt.ids.size());
     std::printf("%-44s %10s %10s %8s\n", "metric", "value", "baseline", "ratio");
     std::printf("%-44s %9.3fs %9.3fs %8.3f\n", "extraction per harmful sample (ours)", t_ours,
                 t_plain, t_ours / t_plain);
     std::printf("%-44s %9.3fs %9.3fs %8.3f\n", "extraction per sample (reference recipe)",
                 t_reference, t_plain, t_reference / t_plain);
-    std::printf("%-44s %9.3fs %9.3fs %8.3f\n", "decode, steered vs unsteered", on / 2, off / 2,
-                on / off);
+    std::printf("%-44s %9.3fs %9.3fs %8.3f\n", "decode, steered vs unsteered (paired)", median(ons),
+                median(offs), median(ratios));
     std::printf("targets: extraction ratio <= 1.3, steered decode ratio <= 1.02\n");
     std::filesystem::remove_all(dir);
     return 0;
