@@ -8,14 +8,16 @@
 //
 // A plain main() rather than Google Benchmark: the measurements are long one-shots (seconds) that
 // need a fixed order (cold page cache first, thread pools switched between runs). Repetition
-// counts are stated in the table; values are medians unless marked "best of".
+// counts are stated in the table; values are medians, baselines (bandwidth, GEMM) best-of. The
+// machine may be shared and its speed drifts, so each section re-measures its own baseline right
+// around its runs and reports the CPU time other processes took meanwhile.
 //
-// Usage: bench_runtime [--dir D] [--keep] [--sections
-// load,bandwidth,encoder,prefill,decode,threads]
+// Usage: bench_runtime [--dir D] [--keep] [--sections load,encoder,prefill,decode,threads]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <dlfcn.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
@@ -106,8 +108,10 @@ std::string spread(const Runs& r) {
 // section of the table says how quiet the machine was while it ran.
 
 struct CpuSample {
-    double busy_ticks = 0;  // all CPUs: user + nice + system + irq + softirq
-    double own_ticks = 0;   // this process: utime + stime
+    double busy_ticks = 0;    // all CPUs: user + nice + system + irq + softirq
+    double own_ticks = 0;     // this process: utime + stime
+    double own_kernel_s = 0;  // this process: system time
+    double minor_faults = 0, major_faults = 0;
     Clock::time_point time = Clock::now();
 };
 
@@ -129,6 +133,13 @@ CpuSample cpu_sample() {
         for (int i = 3; i <= 15 && fields >> field; ++i) {
             if (i == 14 || i == 15) sample.own_ticks += std::stod(field);
         }
+    }
+    rusage usage{};
+    if (::getrusage(RUSAGE_SELF, &usage) == 0) {
+        sample.own_kernel_s = static_cast<double>(usage.ru_stime.tv_sec) +
+                              1e-6 * static_cast<double>(usage.ru_stime.tv_usec);
+        sample.minor_faults = static_cast<double>(usage.ru_minflt);
+        sample.major_faults = static_cast<double>(usage.ru_majflt);
     }
     return sample;
 }
@@ -163,9 +174,16 @@ public:
         if (!open_) return;
         open_ = false;
         const auto end = cpu_sample();
+        const double wall = std::chrono::duration<double>(end.time - start_.time).count();
         add("  other processes' CPU load", fmt("%.2f cores", other_cores(start_, end)), "", "",
-            fmt("average over this section (%.0f s); 0 = quiet machine",
-                std::chrono::duration<double>(end.time - start_.time).count()));
+            fmt("average over this section (%.0f s); 0 = quiet machine", wall));
+        add("  this process in the kernel", fmt("%.1f s", end.own_kernel_s - start_.own_kernel_s),
+            fmt("%.1f s wall", wall), fmt("%.2f", (end.own_kernel_s - start_.own_kernel_s) / wall),
+            fmt("%.0fk minor + %.0fk major page faults (x 4 KiB = %.1f GB)",
+                (end.minor_faults - start_.minor_faults) / 1e3,
+                (end.major_faults - start_.major_faults) / 1e3,
+                (end.minor_faults - start_.minor_faults + end.major_faults - start_.major_faults) *
+                    4096 / kGB));
     }
     void add(std::string metric, std::string value, std::string baseline = "",
              std::string ratio = "", std::string note = "") {
@@ -497,8 +515,7 @@ std::pair<double, double> one_row_kind(const sm::Model& model,
 struct Options {
     fs::path dir;
     bool keep = false;
-    std::set<std::string> sections = {"load",    "bandwidth", "encoder",
-                                      "prefill", "decode",    "threads"};
+    std::set<std::string> sections = {"load", "encoder", "prefill", "decode", "threads"};
 };
 
 [[noreturn]] void usage(int code) {
@@ -507,8 +524,8 @@ struct Options {
                  "  --dir D        checkpoint folder (default $TMPDIR/sarsteer-bench-runtime);\n"
                  "                 reused when it already holds this geometry\n"
                  "  --keep         keep the checkpoint (~4.5 GB) afterwards\n"
-                 "  --sections L   comma-separated subset of "
-                 "load,bandwidth,encoder,prefill,decode,threads\n");
+                 "  --sections L   comma-separated subset of load,encoder,prefill,decode,threads\n"
+                 "                 (default: all; the machine baselines always run)\n");
     std::exit(code);
 }
 
@@ -523,7 +540,13 @@ Options parse_args(int argc, char** argv) {
         } else if (arg == "--sections" && i + 1 < argc) {
             o.sections.clear();
             std::stringstream list(argv[++i]);
-            for (std::string s; std::getline(list, s, ',');) o.sections.insert(s);
+            for (std::string s; std::getline(list, s, ',');) {
+                if (s != "load" && s != "encoder" && s != "prefill" && s != "decode" &&
+                    s != "threads") {
+                    usage(2);
+                }
+                o.sections.insert(s);
+            }
         } else if (arg == "--help" || arg == "-h") {
             usage(0);
         } else {
@@ -631,57 +654,72 @@ int run(const Options& opt) {
         if (has("encoder")) sm::encode_clips(*model, clips2);
     }
 
-    // --- read bandwidth (always: decode's bound) ----------------------------------------------
-    table.section("machine baselines: read bandwidth (1 GiB f32 buffer) and GEMM, best of 5");
-    double bandwidth = 0;
-    {
-        constexpr int64_t kFloats = int64_t{1} << 28;  // 1 GiB
-        auto buffer = at::empty({kFloats}, at::kFloat);
-        const double bytes = static_cast<double>(buffer.nbytes());
-        const double touch = time_it([&] { buffer.fill_(1.0F); });
-        table.add("first touch of 1 GiB fresh memory (fill_)",
-                  fmt("%.2f GB/s", bytes / touch / kGB), "", "",
-                  "page faults of new anonymous memory; a copying loader pays this");
-        const auto* data = buffer.data_ptr<float>();
-        const auto n = static_cast<std::size_t>(kFloats);
-        for (int threads : {1, 2}) {
-            static_cast<void>(sum_threads(data, n, threads));
-            const auto runs = repeat(5, [&] { static_cast<void>(sum_threads(data, n, threads)); });
-            const double gbs = bytes / runs.min() / kGB;
-            bandwidth = std::max(bandwidth, gbs * kGB);
-            table.add(fmt("vector sum, %d std::thread%s", threads, threads > 1 ? "s" : ""),
-                      fmt("%.2f GB/s", gbs), "", "", "4 x 8-wide accumulators");
-        }
-        for (int threads : {1, 2}) {
-            at::set_num_threads(threads);
-            static_cast<void>(buffer.sum().item<float>());
-            const auto runs = repeat(5, [&] { static_cast<void>(buffer.sum().item<float>()); });
-            const double gbs = bytes / runs.min() / kGB;
-            bandwidth = std::max(bandwidth, gbs * kGB);
-            table.add(fmt("at::sum, %d OpenMP thread%s", threads, threads > 1 ? "s" : ""),
-                      fmt("%.2f GB/s", gbs));
-        }
+    // --- machine baselines (always) ------------------------------------------------------------
+    // The buffer and GEMM operands stay alive: each later section measures its baseline again
+    // right around its own runs, because this shared machine's speed drifts over minutes.
+    constexpr int64_t kFloats = int64_t{1} << 28;  // 1 GiB
+    auto bw_buffer = at::empty({kFloats}, at::kFloat);
+    const double bw_bytes = static_cast<double>(bw_buffer.nbytes());
+    const auto* bw_data = bw_buffer.data_ptr<float>();
+    const auto& w0 = model->weights().decoder.layers.at(0);
+    const auto gemm_x = at::randn({512, config.text.hidden_size}) * 0.1;
+    const double gemm_flops = 2.0 * 512 * static_cast<double>(w0.gate_w.numel());
+    auto sum_at = [&](int threads, int reps) {
+        at::set_num_threads(threads);
+        static_cast<void>(bw_buffer.sum().item<float>());
+        const auto runs = repeat(reps, [&] { static_cast<void>(bw_buffer.sum().item<float>()); });
         at::set_num_threads(default_omp);
+        return bw_bytes / runs.min();
+    };
+    auto sum_vector = [&](int threads, int reps) {
+        const auto n = static_cast<std::size_t>(kFloats);
+        static_cast<void>(sum_threads(bw_data, n, threads));
+        return bw_bytes /
+               repeat(reps, [&] { static_cast<void>(sum_threads(bw_data, n, threads)); }).min();
+    };
+    // Read bandwidth now, bytes/s: the better of the two 2-thread sums, best of `reps`.
+    auto bandwidth_now = [&](int reps) { return std::max(sum_at(2, reps), sum_vector(2, reps)); };
+    // GEMM rate now, FLOP/s, in the thread setting at start: best of `reps`.
+    auto gemm_now = [&](int reps) {
+        static_cast<void>(at::linear(gemm_x, w0.gate_w).sum().item<float>());
+        const auto runs = repeat(
+            reps, [&] { static_cast<void>(at::linear(gemm_x, w0.gate_w).sum().item<float>()); });
+        return gemm_flops / runs.min();
+    };
+
+    table.section("machine baselines: read bandwidth (1 GiB f32 buffer) and GEMM, best of 5");
+    double best_bandwidth = 0;
+    {
+        const double touch = time_it([&] { bw_buffer.fill_(1.0F); });
+        table.add("first touch of 1 GiB fresh memory (fill_)",
+                  fmt("%.2f GB/s", bw_bytes / touch / kGB), "", "",
+                  "page faults of new anonymous memory; a copying loader pays this");
+        for (int threads : {1, 2}) {
+            const double b = sum_vector(threads, 5);
+            best_bandwidth = std::max(best_bandwidth, b);
+            table.add(fmt("vector sum, %d std::thread%s", threads, threads > 1 ? "s" : ""),
+                      fmt("%.2f GB/s", b / kGB), "", "", "4 x 8-wide accumulators");
+        }
+        for (int threads : {1, 2}) {
+            const double b = sum_at(threads, 5);
+            best_bandwidth = std::max(best_bandwidth, b);
+            table.add(fmt("at::sum, %d OpenMP thread%s", threads, threads > 1 ? "s" : ""),
+                      fmt("%.2f GB/s", b / kGB));
+        }
     }
-    table.add("read bandwidth used as the bound", fmt("%.2f GB/s", bandwidth / kGB), "", "",
+    table.add("read bandwidth", fmt("%.2f GB/s", best_bandwidth / kGB), "", "",
               "the highest of the above");
     // The compute baseline: one GEMM of a prefill's MLP shape, in the thread setting at start.
-    double gemm_rate = 0;
-    {
-        const auto& w0 = model->weights().decoder.layers.at(0);
-        const auto x = at::randn({512, config.text.hidden_size}) * 0.1;
-        static_cast<void>(at::linear(x, w0.gate_w).sum().item<float>());
-        const auto gemm =
-            repeat(5, [&] { static_cast<void>(at::linear(x, w0.gate_w).sum().item<float>()); });
-        gemm_rate = 2.0 * 512 * static_cast<double>(w0.gate_w.numel()) / gemm.min();
-        table.add("GEMM [512x896] x [896x4864] (at::linear)", fmt("%.1f GFLOP/s", gemm_rate / 1e9),
-                  "", "", fmt("compute baseline; best of %s", spread(gemm).c_str()));
-    }
+    table.add("GEMM [512x896] x [896x4864] (at::linear)", fmt("%.1f GFLOP/s", gemm_now(5) / 1e9),
+              "", "", "compute baseline");
 
     // --- encoder ------------------------------------------------------------------------------
     if (has("encoder")) {
         table.section("audio encoder + projector (encode_clips: log-mel included)");
         const auto& audio = *config.audio;
+        const double gemm_rate = gemm_now(5);
+        table.add("GEMM baseline at the section's start", fmt("%.1f GFLOP/s", gemm_rate / 1e9), "",
+                  "", "best of 5");
         Runs full;
         for (double seconds : {30.0, 11.0, 2.0}) {
             const std::vector<std::vector<float>> clips = {noise_clip(seconds, 5)};
@@ -719,9 +757,16 @@ int run(const Options& opt) {
     // --- prefill ------------------------------------------------------------------------------
     if (has("prefill")) {
         table.section("prefill (forward, batch 1, hidden states only: no lm_head)");
+        const double gemm_before = gemm_now(5);
         static_cast<void>(prefill_seconds(*model, 16));  // warm-up
+        std::vector<std::pair<int64_t, Runs>> results;
         for (int64_t n : {128, 512}) {
-            const auto runs = repeat(n > 200 ? 2 : 3, [&] { prefill_seconds(*model, n); });
+            results.emplace_back(n, repeat(n > 200 ? 2 : 3, [&] { prefill_seconds(*model, n); }));
+        }
+        const double gemm_rate = std::max(gemm_before, gemm_now(5));
+        table.add("GEMM baseline around the section", fmt("%.1f GFLOP/s", gemm_rate / 1e9), "", "",
+                  "best of 5 before and 5 after the prefills");
+        for (const auto& [n, runs] : results) {
             const double rate = decoder_flops_per_token(config, (static_cast<double>(n) + 1) / 2) *
                                 static_cast<double>(n) / runs.median();
             table.add(fmt("prefill %lld tokens", static_cast<long long>(n)),
@@ -735,13 +780,17 @@ int run(const Options& opt) {
     if (has("decode")) {
         table.section("decode (generate, greedy, batch 1, 64-token prompt, 32 steps)");
         const double bytes = decode_weight_bytes(*model);
+        const double bw_before = bandwidth_now(3);
+        std::vector<double> steps;
+        for (int i = 0; i < 2; ++i) steps.push_back(decode_step_seconds(*model, 64, 33));
+        const double bandwidth = std::max(bw_before, bandwidth_now(3));
         const double bound = bandwidth / bytes;
         table.add("weight bytes read per decode step", fmt("%.3f GB", bytes / kGB), "", "",
                   "24 layers + final norm + lm_head (tied embedding, once)");
+        table.add("read bandwidth around the section", fmt("%.2f GB/s", bandwidth / kGB), "", "",
+                  "2-thread sums, best of 3 before and 3 after the decode runs");
         table.add("bandwidth bound", fmt("%.2f tok/s", bound), "", "",
                   fmt("%.2f GB/s / %.3f GB", bandwidth / kGB, bytes / kGB));
-        std::vector<double> steps;
-        for (int i = 0; i < 2; ++i) steps.push_back(decode_step_seconds(*model, 64, 33));
         const Runs step{steps};
         const double tok_s = 1.0 / step.median();
         table.add("decode", fmt("%.2f tok/s", tok_s), fmt("%.2f tok/s", bound),

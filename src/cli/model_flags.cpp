@@ -1,7 +1,5 @@
 #include "cli/model_flags.h"
 
-#include <ATen/Parallel.h>
-
 #include <CLI/CLI.hpp>
 
 #include "model/model.h"
@@ -21,7 +19,7 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
 }
 
 std::shared_ptr<const model::Model> load_model(const ModelFlags& flags) {
-    if (flags.threads > 0) at::set_num_threads(flags.threads);
+    model::configure_cpu_threads(flags.threads);
     return model::Model::load({flags.model, flags.device, flags.dtype});
 }
 

@@ -1,6 +1,11 @@
 #include "model/model.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "io/safetensors.h"
 #include "model/load.h"
@@ -8,6 +13,20 @@
 #include "sarsteer/error.h"
 
 namespace sarsteer::model {
+
+void configure_cpu_threads(int threads) {
+    const int n =
+        threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(1);
+    // Looked up at run time: a LibTorch built on MKL instead of OpenBLAS has no such symbol.
+    using SetThreads = void (*)(int);
+    if (auto* set_blas_threads =
+            reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+        set_blas_threads(n);
+    } else {
+        at::set_num_threads(n);
+    }
+}
 
 c10::Device parse_device(const std::string& device) {
     try {

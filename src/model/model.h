@@ -23,6 +23,11 @@ struct ModelOptions {
     std::string dtype = "f32";   // compute dtype: "f32", "bf16", "f16"
 };
 
+// CPU threads: OpenBLAS (which runs the matmuls) gets `threads` (0: all cores) and LibTorch's
+// OpenMP pool one, because the two pools oversubscribe the cores when both are wide
+// (bench/bench_runtime: omp 2 x blas 2 prefills at 0.39x and decodes at 0.79x of omp 1 x blas 2).
+void configure_cpu_threads(int threads);
+
 c10::Device parse_device(const std::string& device);  // throws Error(kInvalidArgument)
 c10::ScalarType parse_compute_dtype(const std::string& dtype);
 
