@@ -4,7 +4,7 @@
 // Every speed is reported as a ratio against a baseline measured in the same run on the same
 // machine: the encoder against its full 30 s window, prefill against a plain GEMM, decode against
 // the memory-bandwidth bound (decoder weight bytes per token / measured read bandwidth), loading
-// against reading the file once, thread settings against LibTorch's defaults.
+// against reading the file once, thread settings against sarsteer's (configure_cpu_threads).
 //
 // A plain main() rather than Google Benchmark: the measurements are long one-shots (seconds) that
 // need a fixed order (cold page cache first, thread pools switched between runs). Repetition
@@ -15,6 +15,7 @@
 // Usage: bench_runtime [--dir D] [--keep] [--sections load,encoder,prefill,decode,threads]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <c10/core/InferenceMode.h>
 #include <dlfcn.h>
 #include <sys/resource.h>
@@ -31,7 +32,9 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -490,6 +493,100 @@ void one_row_linears(const sm::Model& model, bool gemm, bool layers, bool lm_hea
     static_cast<void>(keep);
 }
 
+// Exclusive wall time per ATen operator (time inside the op minus time inside the ops it calls),
+// collected through RecordFunction callbacks while an instance lives. A callback costs about a
+// microsecond, so the profile slightly inflates what it measures.
+class OpProfile {
+public:
+    struct Stat {
+        double seconds = 0;
+        int64_t calls = 0;
+    };
+
+    OpProfile() {
+        std::lock_guard lock(mutex());
+        stats().clear();
+        handle_ = at::addGlobalCallback(
+            at::RecordFunctionCallback(&on_start, &on_end).scopes({at::RecordScope::FUNCTION}));
+    }
+    ~OpProfile() { at::removeCallback(handle_); }
+    OpProfile(const OpProfile&) = delete;
+    OpProfile& operator=(const OpProfile&) = delete;
+
+    static std::map<std::string, Stat> result() {
+        std::lock_guard lock(mutex());
+        return stats();
+    }
+
+private:
+    struct Frame {
+        Clock::time_point start;
+        double children = 0;
+    };
+    static std::vector<Frame>& frames() {
+        thread_local std::vector<Frame> f;
+        return f;
+    }
+    static std::map<std::string, Stat>& stats() {
+        static std::map<std::string, Stat> s;
+        return s;
+    }
+    static std::mutex& mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction&) {
+        frames().push_back({Clock::now(), 0});
+        return nullptr;
+    }
+    static void on_end(const at::RecordFunction& fn, at::ObserverContext*) {
+        auto& f = frames();
+        if (f.empty()) return;
+        const double inclusive = since(f.back().start);
+        const double exclusive = inclusive - f.back().children;
+        f.pop_back();
+        if (!f.empty()) f.back().children += inclusive;
+        std::lock_guard lock(mutex());
+        auto& stat = stats()[fn.name()];
+        stat.seconds += exclusive;
+        ++stat.calls;
+    }
+
+    at::CallbackHandle handle_ = 0;
+};
+
+// Profiles the decode steps (not the prefill) of one greedy generation: per operator, seconds per
+// step, calls per step; plus the step time.
+std::pair<std::vector<std::pair<std::string, OpProfile::Stat>>, double> profile_decode(
+    const sm::Model& model, int64_t n_prompt, int64_t n_new) {
+    const std::vector<sm::PreparedPrompt> prompts = {
+        sm::prepare_ids(model, random_ids(n_prompt, model.config().text.vocab_size, 13))};
+    sm::GenerateOptions options;
+    options.max_new_tokens = n_new;
+    options.stop_ids = {-1};
+    std::unique_ptr<OpProfile> profile;
+    Clock::time_point first;
+    options.on_token = [&](std::size_t, int32_t) {
+        if (!profile) {
+            first = Clock::now();
+            profile = std::make_unique<OpProfile>();
+        }
+    };
+    sm::generate(model, prompts, options);
+    const double steps = static_cast<double>(n_new - 1);
+    const double step_seconds = since(first) / steps;
+    profile.reset();
+    std::vector<std::pair<std::string, OpProfile::Stat>> ops;
+    for (const auto& [name, stat] : OpProfile::result()) {
+        ops.emplace_back(
+            name, OpProfile::Stat{stat.seconds / steps,
+                                  static_cast<int64_t>(static_cast<double>(stat.calls) / steps)});
+    }
+    std::sort(ops.begin(), ops.end(),
+              [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    return {ops, step_seconds};
+}
+
 // One row through one kind of matrix of every layer via ops::linear: {seconds (median of 5),
 // bytes read}.
 std::pair<double, double> one_row_kind(const sm::Model& model,
@@ -561,11 +658,15 @@ int run(const Options& opt) {
     c10::InferenceMode inference;
     Table table;
     const OpenBlas blas;
+    const int libtorch_omp = at::get_num_threads();  // the libraries' own defaults
+    const int libtorch_blas = blas.threads();
+    std::fprintf(stderr, "%sOpenBLAS: %d threads, %s\n", at::get_parallel_info().c_str(),
+                 libtorch_blas, blas.config().c_str());
+    // Everything runs with sarsteer's setting, as the CLI does; the threads section compares it.
+    sm::configure_cpu_threads(0);
     const int default_omp = at::get_num_threads();
     const int default_blas = blas.threads();
     auto has = [&](const char* s) { return opt.sections.contains(s); };
-    std::fprintf(stderr, "%sOpenBLAS: %d threads, %s\n", at::get_parallel_info().c_str(),
-                 default_blas, blas.config().c_str());
 
     // --- checkpoint ---------------------------------------------------------------------------
     const fs::path& dir = opt.dir;
@@ -583,9 +684,10 @@ int run(const Options& opt) {
     const double file_bytes = static_cast<double>(fs::file_size(file));
     table.add("model.safetensors", fmt("%.2f GB", file_bytes / kGB), "", "",
               "f32; Qwen2-0.5B decoder + whisper-large-v3 encoder + projector");
-    table.add("threads at start", fmt("omp %d, blas %d", default_omp, default_blas), "", "",
-              blas.available() ? "openblas_set_num_threads found (dlsym)"
-                               : "openblas_set_num_threads NOT found");
+    table.add("threads: configure_cpu_threads(0)",
+              fmt("omp %d, blas %d", default_omp, default_blas), "", "",
+              fmt("the libraries' own defaults: omp %d, blas %d; openblas_set_num_threads %s",
+                  libtorch_omp, libtorch_blas, blas.available() ? "found" : "NOT found"));
 
     const auto clip2 = noise_clip(2.0, 2);
     const std::vector<std::vector<float>> clips2 = {clip2};
@@ -679,7 +781,7 @@ int run(const Options& opt) {
     };
     // Read bandwidth now, bytes/s: the better of the two 2-thread sums, best of `reps`.
     auto bandwidth_now = [&](int reps) { return std::max(sum_at(2, reps), sum_vector(2, reps)); };
-    // GEMM rate now, FLOP/s, in the thread setting at start: best of `reps`.
+    // GEMM rate now, FLOP/s, in sarsteer's thread setting: best of `reps`.
     auto gemm_now = [&](int reps) {
         static_cast<void>(at::linear(gemm_x, w0.gate_w).sum().item<float>());
         const auto runs = repeat(
@@ -709,7 +811,7 @@ int run(const Options& opt) {
     }
     table.add("read bandwidth", fmt("%.2f GB/s", best_bandwidth / kGB), "", "",
               "the highest of the above");
-    // The compute baseline: one GEMM of a prefill's MLP shape, in the thread setting at start.
+    // The compute baseline: one GEMM of a prefill's MLP shape, in sarsteer's thread setting.
     table.add("GEMM [512x896] x [896x4864] (at::linear)", fmt("%.1f GFLOP/s", gemm_now(5) / 1e9),
               "", "", "compute baseline");
 
@@ -847,6 +949,23 @@ int run(const Options& opt) {
                   fmt("%.2f", gemm_all.median() / mv_all),
                   fmt("%.2f GB/s effective; %s", bytes / gemm_all.median() / kGB,
                       spread(gemm_all).c_str()));
+        {
+            const auto [ops, step_s] = profile_decode(*model, 64, 9);
+            double in_ops = 0;
+            for (const auto& [name, stat] : ops) in_ops += stat.seconds;
+            table.add("  op profile: one decode step (RecordFunction)",
+                      fmt("%.1f ms", 1e3 * step_s), "", "",
+                      "8 steps; exclusive time per ATen op; callbacks add ~1 us per op");
+            for (std::size_t i = 0; i < std::min<std::size_t>(ops.size(), 10); ++i) {
+                const auto& [name, stat] = ops[i];
+                table.add("    " + name, fmt("%.2f ms", 1e3 * stat.seconds),
+                          fmt("%.1f ms", 1e3 * step_s), fmt("%.3f", stat.seconds / step_s),
+                          fmt("%lld calls a step", static_cast<long long>(stat.calls)));
+            }
+            table.add("    outside ATen ops (sampling, bookkeeping)",
+                      fmt("%.2f ms", 1e3 * (step_s - in_ops)), fmt("%.1f ms", 1e3 * step_s),
+                      fmt("%.3f", (step_s - in_ops) / step_s));
+        }
         const double gemm_tok_s = 1.0 / (step.median() - mv_all + gemm_all.median());
         table.add("decode if linears took the GEMM path (estimate)", fmt("%.2f tok/s", gemm_tok_s),
                   fmt("%.2f tok/s", bound), fmt("%.3f", gemm_tok_s / bound),
@@ -889,10 +1008,10 @@ int run(const Options& opt) {
             const std::string label = fmt("omp %d x blas %d", r.omp, r.blas);
             table.add("prefill 128, " + label, fmt("%.0f tok/s", r.prefill),
                       fmt("%.0f tok/s", base.prefill), fmt("%.3f", r.prefill / base.prefill),
-                      "baseline: the threads at start; median of 3 interleaved rounds");
+                      "baseline: sarsteer's setting; median of 3 interleaved rounds");
             table.add("decode, " + label, fmt("%.2f tok/s", r.decode),
                       fmt("%.2f tok/s", base.decode), fmt("%.3f", r.decode / base.decode),
-                      "baseline: the threads at start; 3 interleaved rounds of 8 steps");
+                      "baseline: sarsteer's setting; 3 interleaved rounds of 8 steps");
         }
         auto best = [&](auto key) {
             return *std::max_element(
