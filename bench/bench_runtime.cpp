@@ -282,20 +282,10 @@ sm::ModelConfig bench_config(const sarsteer::Tokenizer& tokenizer) {
     c.audio = sm::AudioConfig{};  // d_model 1280, 32 layers, 20 heads, ffn 5120, 128 mels
     sm::TextConfig& t = c.text;
     t.vocab_size = 151936;
-    t.hidden_size = 896;
-    t.intermediate_size = 4864;
-    t.num_hidden_layers = 24;
-    t.num_attention_heads = 14;
-    t.num_key_value_heads = 2;
-    t.head_dim = 64;
-    t.max_position_embeddings = 32768;
-    t.rms_norm_eps = 1e-6;
-    t.rope_theta = 1000000.0;
-    t.tie_word_embeddings = true;
+    sm::set_qwen2_0_5b_geometry(t);
     t.bos_token_id = tokenizer.required_token_id(sarsteer::tokens::kEndOfText);
     t.eos_token_id = tokenizer.required_token_id(sarsteer::tokens::kImEnd);
     t.sliding_window = 32768;
-    t.max_window_layers = 24;
     return c;
 }
 

@@ -64,14 +64,7 @@ std::shared_ptr<const sm::Model> make_model(const std::filesystem::path& dir) {
     a.encoder_layers = 6;
     a.encoder_attention_heads = 8;
     a.encoder_ffn_dim = 2048;
-    auto& t = config.text;
-    t.hidden_size = 896;
-    t.num_hidden_layers = 24;
-    t.num_attention_heads = 14;
-    t.num_key_value_heads = 2;
-    t.head_dim = 64;
-    t.intermediate_size = 4864;
-    t.rope_theta = 1e6;
+    sm::set_qwen2_0_5b_geometry(config.text);
     auto weights = sm::random_weights(config, 1);
     return sm::Model::from_parts(config, std::move(weights), std::move(tokenizer));
 }

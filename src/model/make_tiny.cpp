@@ -45,6 +45,20 @@ ModelConfig tiny_config(int64_t n_token_ids, int64_t audio_token_id, int64_t end
     return c;
 }
 
+void set_qwen2_0_5b_geometry(TextConfig& t) {
+    t.hidden_size = 896;
+    t.intermediate_size = 4864;
+    t.num_hidden_layers = 24;
+    t.num_attention_heads = 14;
+    t.num_key_value_heads = 2;
+    t.head_dim = 64;
+    t.max_position_embeddings = 32768;
+    t.rms_norm_eps = 1e-6;
+    t.rope_theta = 1000000.0;
+    t.tie_word_embeddings = true;
+    t.max_window_layers = 24;
+}
+
 ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options) {
     const auto n_ids = text::write_tiny_tokenizer(dir, text::default_tiny_corpus());
     const auto tokenizer = Tokenizer::load(dir);

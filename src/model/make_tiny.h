@@ -24,6 +24,10 @@ struct TinyOptions {
 ModelConfig tiny_config(int64_t n_token_ids, int64_t audio_token_id, int64_t endoftext_id,
                         int64_t im_end_id);
 
+// Qwen2-0.5B's decoder geometry (hidden 896, 24 layers, 14 heads / 2 kv heads, ffn 4864, rope
+// theta 1e6, tied embeddings); the vocabulary size is left as it is. Benchmarks use it.
+void set_qwen2_0_5b_geometry(TextConfig& text);
+
 // Writes the checkpoint into `dir` (created if needed). Returns its config.
 ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options = {});
 
