@@ -1,7 +1,7 @@
-// sarsteer demo: the embedded default job, runnable on a fresh machine with no model download.
-// Until the model runtime lands it exercises everything before the network: a tokenizer written
-// in Qwen2-Audio's file layout, audio decoding/resampling, Whisper features and the chat prompt
-// with the audio placeholders expanded.
+// sarsteer demo: the embedded default job, runnable on a fresh machine with no download. It runs
+// the whole pipeline on bundled data: a checkpoint (a tiny random one unless --model is given),
+// spoken versions of the bundled FigStep slices, SARSteer vectors from the training slices, an
+// evaluation of no defense vs SARSteer on the test slices, and the comparison report.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -9,20 +9,28 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "io/atomic_file.h"
-#include "io/safetensors.h"
-#include "sarsteer/audio.h"
-#include "sarsteer/chat_prompt.h"
+#include "cli/defense_flags.h"
+#include "cli/eval_setup.h"
+#include "cli/model_flags.h"
+#include "cli/progress.h"
+#include "eval/judge.h"
+#include "eval/metrics.h"
+#include "eval/report.h"
+#include "eval/synth.h"
+#include "io/manifest.h"
+#include "model/make_tiny.h"
+#include "model/model.h"
 #include "sarsteer/defaults.h"
 #include "sarsteer/error.h"
-#include "sarsteer/tokenizer.h"
-#include "text/tiny_tokenizer.h"
+#include "steer/extract.h"
 
 namespace sarsteer::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
 // Where the bundled data lives: $SARSTEER_DATA_DIR, else the source tree's data/ folder.
-std::filesystem::path data_dir() {
+fs::path data_dir() {
     if (const char* env = std::getenv("SARSTEER_DATA_DIR"); env != nullptr && *env != '\0')
         return env;
     return SARSTEER_DATA_DIR;
@@ -30,86 +38,132 @@ std::filesystem::path data_dir() {
 
 struct DemoOptions {
     std::string out = "sarsteer-demo";
-    std::string audio;
-    std::string instruction{defaults::kInstruction};
+    ModelFlags model;
+    double alpha = defaults::kAlpha;
+    int64_t max_new_tokens = 32;
+    int64_t batch = 8;
     bool json = false;
 };
 
-void step(bool quiet, int index, std::string_view what) {
-    if (!quiet) std::cout << "[" << index << "/4] " << what << std::endl;
+constexpr int kSteps = 6;
+
+void step(const DemoOptions& opt, int index, const std::string& what) {
+    if (!opt.json) std::cerr << "[" << index << "/" << kSteps << "] " << what << std::endl;
 }
 
-void run_demo(const DemoOptions& opt) {
-    const std::filesystem::path out = opt.out;
-    const std::filesystem::path audio_path =
-        opt.audio.empty() ? data_dir() / "demo" / "question.wav" : std::filesystem::path(opt.audio);
+void run_demo(DemoOptions opt) {
+    const fs::path out = opt.out;
     std::error_code ec;
-    std::filesystem::create_directories(out, ec);
+    fs::create_directories(out, ec);
     if (ec) throw Error(ErrorKind::kIo, out.string(), "cannot create folder: " + ec.message());
+    const bool tiny = opt.model.model.empty();
+    if (tiny) {
+        opt.model.model = (out / "model").string();
+        step(opt, 1, "writing a tiny random Qwen2-Audio checkpoint to " + opt.model.model);
+        if (!fs::exists(out / "model" / "config.json")) model::make_tiny(out / "model");
+    } else {
+        step(opt, 1, "using the checkpoint " + opt.model.model);
+    }
+    const auto model = load_model(opt.model);
 
-    step(opt.json, 1, "writing a tiny byte-level BPE tokenizer in Qwen2-Audio's layout");
-    const auto tokenizer_dir = out / "tokenizer";
-    text::write_tiny_tokenizer(tokenizer_dir, text::default_tiny_corpus());
-    const auto tokenizer = Tokenizer::load(tokenizer_dir);
+    step(opt, 2, "speaking the bundled FigStep slices with espeak-ng");
+    eval::SynthOptions voices;
+    voices.voices = {"en-us", "en-gb", "en+m3", "en+f2"};
+    voices.rate_min = 140;
+    voices.rate_max = 180;
+    std::map<std::string, fs::path> spoken;
+    for (const char* set : {"figstep_harmful_train_mini", "figstep_benign_train_mini",
+                            "figstep_harmful_test_mini", "figstep_benign_test_mini"}) {
+        const auto result = eval::synthesize_manifest(
+            data_dir() / "datasets" / (std::string(set) + ".jsonl"), out / "audio" / set, voices);
+        spoken[set] = result.manifest;
+    }
 
-    step(opt.json, 2, "decoding and resampling " + audio_path.string());
-    const auto audio = load_audio_16k(audio_path);
-    if (audio.truncated) warn(audio_path.string() + ": longer than 30 s; truncated");
+    step(opt, 3, "extracting SARSteer vectors from the training slices");
+    const auto harmful = io::Manifest::load(spoken["figstep_harmful_train_mini"]);
+    const auto safe = io::Manifest::load(spoken["figstep_benign_train_mini"]);
+    steer::ExtractOptions extract;
+    extract.instruction = std::string(defaults::kInstruction);
+    extract.refusal_prompt = std::string(defaults::kRefusalVariants[0]);
+    extract.k = std::min<int64_t>(defaults::kSafeRank, static_cast<int64_t>(safe.items.size()));
+    extract.alpha = opt.alpha;
+    extract.cache = out / "steer.acts.safetensors";
+    const auto steer_file = out / "steer.safetensors";
+    {
+        std::optional<Progress> progress;
+        if (!opt.json) progress.emplace("extract", harmful.items.size() + safe.items.size());
+        extract.progress = [&](std::size_t done, std::size_t, bool cached) {
+            if (progress) progress->update(done, cached);
+        };
+        const auto acts = steer::collect_activations(*model, harmful, safe, extract);
+        if (progress) progress->finish();
+        if (!fs::exists(steer_file)) {
+            steer::build_steering(*model, acts, harmful, safe, extract).save(steer_file);
+        }
+    }
 
-    step(opt.json, 3, "computing Whisper log-mel features");
-    const auto features = whisper_log_mel(audio.samples);
-    io::SafetensorsWriter writer;
-    writer.add_f32("input_features", {1, features.n_mels, features.n_frames}, features.data);
-    writer.add_i64("feature_attention_mask", {1, features.n_frames}, features.attention_mask);
-    writer.write(out / "features.safetensors");
-
-    step(opt.json, 4, "building the chat prompt");
-    const auto prompt = render_audio_prompt(1, opt.instruction);
-    const std::vector<int64_t> frames = {features.valid_frames()};
-    const auto tokens = tokenize_prompt(tokenizer, prompt, frames);
-    const nlohmann::json prompt_json = {
-        {"prompt", prompt},
-        {"ids", tokens.ids},
-        {"audio_spans", {{tokens.audio_spans[0].begin, tokens.audio_spans[0].end}}},
+    EvalFlags eval_flags;
+    eval_flags.data = {spoken["figstep_harmful_test_mini"].string(),
+                       spoken["figstep_benign_test_mini"].string()};
+    eval_flags.batch = opt.batch;
+    eval_flags.max_new_tokens = opt.max_new_tokens;
+    eval_flags.temperature = 0.0;
+    const auto datasets = load_eval_datasets(eval_flags);
+    std::vector<fs::path> runs;
+    const auto evaluate = [&](int index, const DefenseFlags& flags, const std::string& name) {
+        step(opt, index, "evaluating " + name + " on the test slices");
+        const auto defense = make_defense(flags, *model, {});
+        run_evaluation(*model, opt.model, datasets, eval_flags, defense,
+                       {.out = out / "runs" / name, .name = name, .quiet = opt.json});
+        runs.push_back(out / "runs" / name);
     };
-    io::write_file_atomic(out / "prompt.json", prompt_json.dump(2) + "\n");
+    DefenseFlags none;
+    none.defense = "none";
+    evaluate(4, none, "none");
+    DefenseFlags sarsteer;
+    sarsteer.defense = "sarsteer";
+    sarsteer.steer_file = steer_file.string();
+    sarsteer.alpha = opt.alpha;
+    evaluate(5, sarsteer, "sarsteer");
 
-    const auto n_audio = tokens.audio_spans[0].end - tokens.audio_spans[0].begin;
-    const nlohmann::json summary = {
-        {"audio", audio_path.string()},
-        {"source_sample_rate", audio.source_sample_rate},
-        {"seconds", audio.seconds()},
-        {"valid_frames", features.valid_frames()},
-        {"audio_tokens", n_audio},
-        {"prompt_tokens", tokens.ids.size()},
-        {"tokenizer_ids", tokenizer.n_vocab()},
-        {"out", out.string()},
-    };
+    step(opt, 6, "writing the report");
+    const auto summary = eval::build_summary(runs, eval::judge_name(eval_flags.judge));
+    eval::write_report(summary, out / "report");
     if (opt.json) {
         std::cout << summary.dump() << '\n';
         return;
     }
-    std::cout << "\naudio      " << audio_path.filename().string() << ": " << audio.seconds()
-              << " s (from " << audio.source_sample_rate << " Hz), " << features.valid_frames()
-              << " valid mel frames of 3000\n"
-              << "prompt     " << tokens.ids.size() << " tokens, of which " << n_audio
-              << " <|AUDIO|> placeholders for the encoder's output\n"
-              << "outputs    " << (out / "features.safetensors").string() << ", "
-              << (out / "prompt.json").string() << ", " << tokenizer_dir.string() << "/\n"
-              << "\nThis checks the front-end pipeline only: the tokenizer is a tiny one learned"
-                 " here, not Qwen2's.\n";
+    std::cout << eval::render_markdown(summary) << "\nreport: " << (out / "report").string()
+              << "/report.html (and summary.json, report.md)\n";
+    if (tiny) {
+        std::cout << "\nThe model here is a tiny random checkpoint: what it answers, and so every "
+                     "rate above, means nothing about safety. The demo proves the pipeline "
+                     "(speech, calibration, steering, evaluation, judging, report); run it with "
+                     "--model DIR on a real Qwen2-Audio checkpoint for numbers that matter.\n";
+    }
 }
 
 }  // namespace
 
 void add_demo_command(CLI::App& app) {
     auto opt = std::make_shared<DemoOptions>();
-    auto* cmd = app.add_subcommand("demo", "Run the embedded default job on bundled data");
-    cmd->add_option("--out", opt->out, "Output folder")->capture_default_str();
-    cmd->add_option("--audio", opt->audio, "Audio file to use instead of the bundled question");
-    cmd->add_option("--instruction", opt->instruction, "Instruction text after the audio")
+    auto* cmd = app.add_subcommand(
+        "demo",
+        "Run the whole pipeline on bundled data: speech synthesis, SARSteer extraction, "
+        "evaluation of no defense vs SARSteer, report");
+    cmd->add_option("--out", opt->out, "Output folder (re-running resumes)")->capture_default_str();
+    cmd->add_option("--model", opt->model.model,
+                    "Checkpoint to use (default: a tiny random one written to OUT/model)");
+    cmd->add_option("--threads", opt->model.threads, "CPU threads (0: all cores)")
+        ->check(CLI::Range(0, 1024));
+    cmd->add_option("--alpha", opt->alpha, "Steering strength α")->capture_default_str();
+    cmd->add_option("--max-new-tokens", opt->max_new_tokens, "Most tokens per answer")
+        ->check(CLI::Range(int64_t{1}, int64_t{4096}))
         ->capture_default_str();
-    cmd->add_flag("--json", opt->json, "Print only a JSON summary");
+    cmd->add_option("--batch", opt->batch, "Items generated together")
+        ->check(CLI::Range(int64_t{1}, int64_t{256}))
+        ->capture_default_str();
+    cmd->add_flag("--json", opt->json, "Print only the report summary as JSON");
     cmd->callback([opt] { run_demo(*opt); });
 }
 

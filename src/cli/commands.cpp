@@ -21,12 +21,18 @@ int run(int argc, char** argv) {
     app.fallthrough();
 
     add_demo_command(app);
+    add_eval_command(app);
     add_features_command(app);
     add_forward_command(app);
     add_generate_command(app);
     add_info_command(app);
+    add_judge_command(app);
     add_make_tiny_command(app);
+    add_report_command(app);
+    add_serve_command(app);
     add_steer_command(app);
+    add_sweep_command(app);
+    add_synth_command(app);
     add_tokenize_command(app);
 
     try {

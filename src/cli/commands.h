@@ -24,6 +24,12 @@ void add_make_tiny_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 void add_steer_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_judge_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 // "sarsteer: warning: ..." on stderr.
 void warn(std::string_view message);

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "io/sha256.h"
 #include "model/model.h"
 #include "sarsteer/defaults.h"
 #include "sarsteer/error.h"
@@ -29,6 +30,7 @@ ActiveDefense make_defense(const DefenseFlags& flags, const model::Model& model,
     std::string name = flags.defense;
     if (name.empty()) name = flags.steer_file.empty() ? "none" : "sarsteer";
     active.name = name;
+    active.description = {{"name", name}};
     const bool steering = name == "sarsteer" || name == "refusal-steer" || name == "llm-steer";
     if (!steering && (!flags.steer_file.empty() || flags.alpha || !flags.layers.empty() ||
                       !flags.beta.empty())) {
@@ -39,9 +41,13 @@ ActiveDefense make_defense(const DefenseFlags& flags, const model::Model& model,
     if (name.rfind("prompt:", 0) == 0) {
         const auto variant = name.substr(7);
         if (variant == "system") {
-            active.prompt.system = std::string(defaults::kSafetySystemPrompt);
+            active.system = std::string(defaults::kSafetySystemPrompt);
+            active.prompt.system = active.system;
+            active.description["system"] = *active.system;
         } else if (variant.size() == 1 && variant[0] >= '0' && variant[0] <= '3') {
-            active.prompt.prompt += defaults::kRefusalVariants[variant[0] - '0'];
+            active.instruction_suffix = defaults::kRefusalVariants[variant[0] - '0'];
+            active.prompt.prompt += active.instruction_suffix;
+            active.description["instruction_suffix"] = active.instruction_suffix;
         } else {
             throw Error(ErrorKind::kInvalidArgument, "--defense",
                         "unknown prompt defense \"" + name + "\"",
@@ -72,6 +78,14 @@ ActiveDefense make_defense(const DefenseFlags& flags, const model::Model& model,
     if (!flags.layers.empty())
         params.layers = steer::parse_layer_list(flags.layers, model.n_layer());
     if (!flags.beta.empty()) params.beta = steer::parse_beta_list(flags.beta, model.n_layer());
+    active.description.update({{"steer_file", flags.steer_file},
+                               {"steer_file_sha256", io::sha256_file_hex(flags.steer_file)},
+                               {"mode", vectors.metadata.mode},
+                               {"alpha", params.alpha},
+                               {"k", vectors.metadata.k},
+                               {"lambda", params.use_raw ? 0.0 : vectors.metadata.lambda},
+                               {"layers", flags.layers.empty() ? "all" : flags.layers},
+                               {"beta", flags.beta.empty() ? "1" : flags.beta}});
     active.hook = std::make_shared<steer::SteerHook>(
         steer::SteerHook::from_file(vectors, params, model.options()));
     return active;

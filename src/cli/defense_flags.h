@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/model_flags.h"
 
 namespace CLI {
@@ -32,6 +34,11 @@ struct ActiveDefense {
     std::string name = "none";
     std::shared_ptr<steer::SteerHook> hook;  // set for the steering defenses
     PromptFlags prompt;                      // the prompt with any prompt defense applied
+    std::string instruction_suffix;          // what a prompt defense appends to the instruction
+    std::optional<std::string> system;       // the system turn a prompt defense sets
+    // What a run records about the defense: name; for steering the file (path, SHA-256), mode,
+    // α, k, λ, layers and β; for prompt defenses the suffix or system prompt.
+    nlohmann::json description;
 };
 
 // Loads and checks the steering file against the model (refusing a fingerprint mismatch) and

@@ -203,7 +203,8 @@ std::vector<Generation> generate(const Model& model, std::span<const PreparedPro
             result.tokens.push_back(id);
             contexts[s].push_back(id);
             if (options.on_token) options.on_token(s, id);
-            if (static_cast<int64_t>(result.tokens.size()) >= options.max_new_tokens) {
+            if (static_cast<int64_t>(result.tokens.size()) >= options.max_new_tokens ||
+                (options.cancelled && options.cancelled(s))) {
                 result.finish = FinishReason::kLength;
                 continue;
             }

@@ -63,6 +63,10 @@ struct GenerateOptions {
     std::vector<int32_t> stop_ids;
     // Called for every generated token, in order, with the sequence's index in the batch.
     std::function<void(std::size_t seq, int32_t token)> on_token;
+    // Asked after each of a sequence's tokens (after on_token): true ends the sequence there, as
+    // if it had reached its length (finish kLength), and drops it from the batch. Lets a caller
+    // stop one sequence early (a per-sequence token limit, a client that went away).
+    std::function<bool(std::size_t seq)> cancelled;
     std::vector<LayerHook*> hooks;
 };
 

@@ -3,11 +3,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include <chrono>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors.h"
+#include "io/timestamp.h"
 #include "model/kv_cache.h"
 #include "model/qwen2_decoder.h"
 #include "model/session.h"
@@ -144,15 +143,6 @@ void write_cache(const std::filesystem::path& cache, const std::string& key,
     writer.set_metadata("harmful_ids", ids_json(harmful));
     writer.set_metadata("safe_ids", ids_json(safe));
     writer.write(cache);
-}
-
-std::string now_iso8601() {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 }  // namespace
@@ -292,7 +282,7 @@ SteeringVectors build_steering(const model::Model& model, const Activations& act
     meta.harmful_manifest_sha256 = harmful.sha256;
     meta.safe_manifest_sha256 = safe.sha256;
     meta.tool_version = kVersion;
-    meta.created = now_iso8601();
+    meta.created = io::utc_timestamp();
     if (options.mode == ExtractMode::kLlm) {
         // Difference in means of harmful vs benign question states; nothing to ablate.
         meta.k = 0;

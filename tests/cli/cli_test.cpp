@@ -7,61 +7,18 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_support.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 
 namespace {
 
+using sarsteer::testing::expect_one_line_error;
 using sarsteer::testing::fixtures_dir;
+using sarsteer::testing::run;
+using sarsteer::testing::RunResult;
 using sarsteer::testing::ScratchDir;
-
-struct RunResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string slurp(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-std::string quote(const std::string& arg) {
-    std::string q = "'";
-    for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-// Runs the binary with `args`, capturing stdout and stderr separately.
-RunResult run(const std::vector<std::string>& args) {
-    static int counter = 0;
-    const auto base =
-        std::filesystem::temp_directory_path() /
-        ("sarsteer-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::string cmd = quote(sarsteer::testing::sarsteer_binary().string());
-    for (const auto& a : args) cmd += " " + quote(a);
-    cmd += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err") +
-           " </dev/null";
-    const int status = std::system(cmd.c_str());
-    RunResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(base.string() + ".out");
-    r.err = slurp(base.string() + ".err");
-    std::filesystem::remove(base.string() + ".out");
-    std::filesystem::remove(base.string() + ".err");
-    return r;
-}
-
-// A failure is exactly one line on stderr, naming `subject`.
-void expect_one_line_error(const RunResult& r, const std::string& subject, int code = 1) {
-    EXPECT_EQ(r.exit_code, code) << r.err;
-    ASSERT_FALSE(r.err.empty());
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("sarsteer: error: ", 0), 0u) << r.err;
-    EXPECT_NE(r.err.find(subject), std::string::npos) << r.err;
-}
+using sarsteer::testing::slurp;
 
 TEST(Cli, VersionAndHelp) {
     const auto version = run({"--version"});
@@ -218,18 +175,27 @@ TEST_F(CheckpointCli, UnknownModelType) {
     EXPECT_NE(r.err.find("unsupported model_type \"mamba\""), std::string::npos) << r.err;
 }
 
-TEST(Cli, DemoRunsOnBundledData) {
+TEST(Cli, DemoRunsTheWholePipelineOnBundledData) {
     ScratchDir dir("demo");
-    const auto r = run({"demo", "--out", dir.path().string(), "--json"});
+    const auto r = run({"demo", "--out", dir.path().string(), "--json", "--max-new-tokens", "8"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
-    EXPECT_EQ(j["source_sample_rate"], 22050);
-    // 2.766 s at 16 kHz = 44256 samples -> ceil(44256 / 160) = 277 frames -> 69 audio tokens.
-    EXPECT_EQ(j["valid_frames"], 277);
-    EXPECT_EQ(j["audio_tokens"], 69);
-    EXPECT_TRUE(std::filesystem::exists(dir / "features.safetensors"));
-    const auto prompt = nlohmann::json::parse(slurp(dir / "prompt.json"));
-    EXPECT_EQ(prompt["ids"].size(), j["prompt_tokens"].get<std::size_t>());
+    const auto summary = nlohmann::json::parse(r.out);
+    ASSERT_EQ(summary["runs"].size(), 2u);
+    EXPECT_EQ(summary["runs"][0]["defense"], "none");
+    EXPECT_EQ(summary["runs"][1]["defense"], "sarsteer");
+    for (const auto& run : summary["runs"]) {
+        ASSERT_EQ(run["datasets"].size(), 2u);
+        EXPECT_EQ(run["datasets"][0]["n"], 14);  // the bundled test slices
+        EXPECT_EQ(run["datasets"][1]["label"], "benign");
+    }
+    EXPECT_EQ(summary["steering"].size(), 1u);
+    EXPECT_TRUE(std::filesystem::exists(dir / "report/report.html"));
+    EXPECT_TRUE(std::filesystem::exists(dir / "audio/figstep_harmful_test_mini/manifest.jsonl"));
+    // A second run reuses everything and reports the same numbers.
+    const auto again =
+        run({"demo", "--out", dir.path().string(), "--json", "--max-new-tokens", "8"});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(nlohmann::json::parse(again.out)["runs"], summary["runs"]);
 }
 
 }  // namespace

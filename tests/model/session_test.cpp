@@ -144,6 +144,24 @@ TEST_F(TinyModel, SequencesFinishIndependently) {
     EXPECT_EQ(streamed.size(), stopped[0].tokens.size() + stopped[1].tokens.size());
 }
 
+TEST_F(TinyModel, CancelledSequencesEndEarlyAndLeaveTheOthersUnchanged) {
+    std::vector<PreparedPrompt> prepared = {prepare_ids(model(), ids("List the steps")),
+                                            prepare_ids(model(), ids("What is said?"))};
+    GenerateOptions options;
+    options.max_new_tokens = 8;
+    options.stop_ids = {-1};
+    const auto free_run = generate(model(), prepared, options);
+    std::vector<std::size_t> counts(2, 0);
+    options.on_token = [&](std::size_t s, int32_t) { ++counts[s]; };
+    options.cancelled = [&](std::size_t s) { return s == 0 && counts[0] >= 3; };
+    const auto cut = generate(model(), prepared, options);
+    EXPECT_EQ(cut[0].tokens,
+              std::vector<int32_t>(free_run[0].tokens.begin(), free_run[0].tokens.begin() + 3));
+    EXPECT_EQ(cut[0].finish, FinishReason::kLength);
+    EXPECT_EQ(counts[0], 3u);
+    EXPECT_EQ(cut[1].tokens, free_run[1].tokens);
+}
+
 class RecordingHook : public LayerHook {
 public:
     void on_layer_output(int64_t layer, at::Tensor& hidden, const ForwardInfo& info) override {
