@@ -203,8 +203,9 @@ std::map<std::pair<std::string, std::string>, Verdict> read_judgments(const fs::
                                                                       const std::string& judge) {
     const auto path = judgments_path(run_dir, judge);
     if (!fs::exists(path)) {
+        const auto spec = judge.rfind("model-", 0) == 0 ? "model:<judge checkpoint>" : judge;
         throw Error(ErrorKind::kNotFound, path.string(), "no judgments by this judge",
-                    "run `sarsteer judge --run " + run_dir.string() + " --judge " + judge + "`");
+                    "run `sarsteer judge --run " + run_dir.string() + " --judge " + spec + "`");
     }
     const auto text = io::read_text_file(path, std::size_t{4} << 30);
     std::size_t complete = 0;
