@@ -22,7 +22,6 @@
 #include "model/model.h"
 #include "sarsteer/defaults.h"
 #include "sarsteer/tokenizer.h"
-#include "text/tiny_tokenizer.h"
 
 namespace {
 
@@ -36,12 +35,7 @@ struct Geometry {
 };
 
 std::shared_ptr<const sm::Model> make_model(const fs::path& dir, bool medium) {
-    const auto n_ids =
-        sarsteer::text::write_tiny_tokenizer(dir, sarsteer::text::default_tiny_corpus());
-    auto tokenizer = sarsteer::Tokenizer::load(dir);
-    auto config = sm::tiny_config(n_ids, tokenizer.required_token_id(sarsteer::tokens::kAudio),
-                                  tokenizer.required_token_id(sarsteer::tokens::kEndOfText),
-                                  tokenizer.required_token_id(sarsteer::tokens::kImEnd));
+    auto [config, tokenizer] = sm::write_tiny_tokenizer_and_config(dir);
     if (medium) {
         // Whisper-tiny-sized encoder, a 8-layer 512-wide decoder: ~40 M parameters.
         auto& a = *config.audio;

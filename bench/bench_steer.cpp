@@ -29,7 +29,6 @@
 #include "steer/capture_hook.h"
 #include "steer/extract.h"
 #include "steer/steer_hook.h"
-#include "text/tiny_tokenizer.h"
 
 namespace {
 
@@ -53,12 +52,7 @@ double median_seconds(int reps, Fn&& fn) {
 }
 
 std::shared_ptr<const sm::Model> make_model(const std::filesystem::path& dir) {
-    const auto n_ids =
-        sarsteer::text::write_tiny_tokenizer(dir, sarsteer::text::default_tiny_corpus());
-    auto tokenizer = sarsteer::Tokenizer::load(dir);
-    auto config = sm::tiny_config(n_ids, tokenizer.required_token_id(sarsteer::tokens::kAudio),
-                                  tokenizer.required_token_id(sarsteer::tokens::kEndOfText),
-                                  tokenizer.required_token_id(sarsteer::tokens::kImEnd));
+    auto [config, tokenizer] = sm::write_tiny_tokenizer_and_config(dir);
     auto& a = *config.audio;
     a.d_model = 512;
     a.encoder_layers = 6;

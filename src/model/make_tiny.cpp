@@ -59,13 +59,19 @@ void set_qwen2_0_5b_geometry(TextConfig& t) {
     t.max_window_layers = 24;
 }
 
-ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options) {
+TinyParts write_tiny_tokenizer_and_config(const std::filesystem::path& dir) {
     const auto n_ids = text::write_tiny_tokenizer(dir, text::default_tiny_corpus());
-    const auto tokenizer = Tokenizer::load(dir);
+    auto tokenizer = Tokenizer::load(dir);
+    auto config = tiny_config(n_ids, tokenizer.required_token_id(tokens::kAudio),
+                              tokenizer.required_token_id(tokens::kEndOfText),
+                              tokenizer.required_token_id(tokens::kImEnd));
+    return {std::move(config), std::move(tokenizer)};
+}
+
+ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options) {
+    auto [config, tokenizer] = write_tiny_tokenizer_and_config(dir);
     const auto endoftext = tokenizer.required_token_id(tokens::kEndOfText);
     const auto im_end = tokenizer.required_token_id(tokens::kImEnd);
-    auto config =
-        tiny_config(n_ids, tokenizer.required_token_id(tokens::kAudio), endoftext, im_end);
     if (options.text_only) {
         config.model_type = ModelType::kQwen2;
         config.audio.reset();

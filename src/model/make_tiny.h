@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "model/config.h"
+#include "sarsteer/tokenizer.h"
 
 namespace sarsteer::model {
 
@@ -23,6 +24,14 @@ struct TinyOptions {
 // checkpoint's.
 ModelConfig tiny_config(int64_t n_token_ids, int64_t audio_token_id, int64_t endoftext_id,
                         int64_t im_end_id);
+
+// Writes the tiny tokenizer into `dir` and returns it with the tiny config that fits it: where
+// make_tiny starts, and what benchmarks enlarge to other geometries.
+struct TinyParts {
+    ModelConfig config;
+    Tokenizer tokenizer;
+};
+TinyParts write_tiny_tokenizer_and_config(const std::filesystem::path& dir);
 
 // Qwen2-0.5B's decoder geometry (hidden 896, 24 layers, 14 heads / 2 kv heads, ffn 4864, rope
 // theta 1e6, tied embeddings); the vocabulary size is left as it is. Benchmarks use it.
