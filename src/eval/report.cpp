@@ -737,6 +737,11 @@ std::string steering_section(const json& summary) {
             to_series(array(s, "layer_norms"), "‖v⊥_l‖ (after safe-space ablation)", "#0072B2");
         auto raw =
             to_series(array(s, "layer_norms_raw"), "‖v_l‖ (raw refusal direction)", "#9aa0a6");
+        const auto n_layers = std::max(raw.points.size(), ablated.points.size());
+        if (n_layers > 1) {
+            spec.x_min = 0;
+            spec.x_max = static_cast<double>(n_layers - 1);
+        }
         if (!raw.points.empty()) spec.series.push_back(std::move(raw));
         if (!ablated.points.empty()) spec.series.push_back(std::move(ablated));
         if (spec.series.empty()) {

@@ -237,7 +237,8 @@ std::string bar_chart(const BarChartSpec& spec) {
                        "\" text-anchor=\"middle\" font-size=\"9\" fill=\"#9aa0a6\">n/a</text>";
                 continue;
             }
-            const double top = y_of(value->value);
+            // A zero still shows as a sliver, so it reads differently from "n/a".
+            const double top = std::min(y_of(value->value), f.bottom - 1.5);
             out += "<rect class=\"bar\" x=\"" + num(x + 1) + "\" y=\"" + num(top) + "\" width=\"" +
                    num(std::max(bar_w - 2, 1.0)) + "\" height=\"" +
                    num(std::max(f.bottom - top, 0.0)) + "\" fill=\"" + colors[s] + "\">";
@@ -362,7 +363,7 @@ std::string line_chart(const LineChartSpec& spec) {
             }
             if (!whiskers.empty()) {
                 out += "<path class=\"err\" d=\"" + whiskers + "\" stroke=\"" + color +
-                       "\" stroke-opacity=\"0.35\" stroke-width=\"1.5\" fill=\"none\"/>";
+                       "\" stroke-opacity=\"0.3\" stroke-width=\"1\" fill=\"none\"/>";
             }
             out += "<circle class=\"point\" cx=\"" + num(px) + "\" cy=\"" + num(py) + "\" r=\"" +
                    num(spec.point_radius) + "\" fill=\"" + color +

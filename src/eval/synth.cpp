@@ -1,9 +1,13 @@
 #include "eval/synth.h"
 
 #include <espeak-ng/speak_lib.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -116,23 +120,64 @@ public:
     }
 
     // Renders `text` at the engine's native rate. Call with the lock held.
+    //
+    // espeak-ng 1.51 keeps synthesis state in function statics (the pitch-flutter index, AGC,
+    // wave phase in wavegen.c) that no API resets, so a clip would depend on every clip rendered
+    // before it in the process. Each clip is therefore rendered in a forked child that starts
+    // from the parent's state, which only ever initialises espeak-ng and never synthesises. The
+    // child writes a status word and the samples to a pipe and leaves with _exit.
     std::vector<short> render(std::string_view text, const std::string& espeak_voice, int rate) {
-        if (espeak_SetVoiceByName(espeak_voice.c_str()) != EE_OK) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            throw Error(ErrorKind::kIo, "espeak-ng", std::string("pipe: ") + std::strerror(errno));
+        }
+        const std::string buffer(text);  // espeak_Synth needs a NUL-terminated string
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            const int err = errno;
+            ::close(fds[0]);
+            ::close(fds[1]);
+            throw Error(ErrorKind::kIo, "espeak-ng", std::string("fork: ") + std::strerror(err));
+        }
+        if (pid == 0) {
+            ::close(fds[0]);
+            ::_exit(render_in_child(fds[1], buffer, espeak_voice, rate));
+        }
+        ::close(fds[1]);
+        std::string bytes;
+        char chunk[65536];
+        for (;;) {
+            const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+            if (n > 0) {
+                bytes.append(chunk, static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                break;
+            }
+        }
+        ::close(fds[0]);
+        int wait_status = 0;
+        while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+        }
+        std::int32_t status = -1;
+        const bool exited = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+        if (!exited || bytes.size() < sizeof status || (bytes.size() - sizeof status) % 2 != 0) {
+            throw Error(ErrorKind::kInternal, "espeak-ng",
+                        "the synthesis process failed" +
+                            (WIFSIGNALED(wait_status)
+                                 ? " (signal " + std::to_string(WTERMSIG(wait_status)) + ")"
+                                 : std::string()));
+        }
+        std::memcpy(&status, bytes.data(), sizeof status);
+        if (status == kChildBadVoice) {
             throw Error(ErrorKind::kInvalidArgument, "--voice",
                         "espeak-ng refused voice \"" + espeak_voice + "\"");
         }
-        if (espeak_SetParameter(espeakRATE, rate, 0) != EE_OK) {
-            throw Error(ErrorKind::kInternal, "espeak-ng",
-                        "cannot set rate " + std::to_string(rate));
-        }
-        std::vector<short> samples;
-        const std::string buffer(text);  // espeak_Synth needs a NUL-terminated string
-        const auto status = espeak_Synth(buffer.c_str(), buffer.size() + 1, 0, POS_CHARACTER, 0,
-                                         espeakCHARS_UTF8 | espeakENDPAUSE, nullptr, &samples);
         if (status != EE_OK) {
             throw Error(ErrorKind::kInternal, "espeak-ng",
                         "synthesis failed (status " + std::to_string(status) + ")");
         }
+        std::vector<short> samples((bytes.size() - sizeof status) / 2);
+        std::memcpy(samples.data(), bytes.data() + sizeof status, samples.size() * 2);
         return samples;
     }
 
@@ -148,7 +193,43 @@ private:
         const char* version = espeak_Info(&data);
         version_ = version != nullptr ? version : "";
         data_path_ = data != nullptr ? data : "";
-        espeak_SetSynthCallback(&Espeak::on_samples);
+    }
+
+    static constexpr std::int32_t kChildBadVoice = 1000;
+
+    // Runs in the forked child: no exceptions, no exit handlers; returns the exit code.
+    static int render_in_child(int fd, const std::string& text, const std::string& voice,
+                               int rate) noexcept {
+        std::int32_t status = EE_OK;
+        std::vector<short> samples;
+        try {
+            espeak_SetSynthCallback(&Espeak::on_samples);
+            if (espeak_SetVoiceByName(voice.c_str()) != EE_OK) {
+                status = kChildBadVoice;
+            } else if (espeak_SetParameter(espeakRATE, rate, 0) != EE_OK) {
+                status = EE_INTERNAL_ERROR;
+            } else {
+                status = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0,
+                                      espeakCHARS_UTF8 | espeakENDPAUSE, nullptr, &samples);
+            }
+        } catch (...) {
+            return 2;
+        }
+        const auto write_all = [fd](const void* data, std::size_t size) {
+            const auto* p = static_cast<const char*>(data);
+            while (size > 0) {
+                const ssize_t n = ::write(fd, p, size);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) return false;
+                p += n;
+                size -= static_cast<std::size_t>(n);
+            }
+            return true;
+        };
+        const bool ok = write_all(&status, sizeof status) &&
+                        write_all(samples.data(), samples.size() * sizeof(short));
+        ::close(fd);
+        return ok ? 0 : 3;
     }
 
     // espeak-ng hands over audio in pieces; user_data is the vector passed to espeak_Synth.

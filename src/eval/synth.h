@@ -2,9 +2,12 @@
 // library, not the program) to a 16 kHz mono 16-bit WAV and writes a manifest that points at
 // the clips.
 //
-// espeak-ng keeps global state (one voice, one rate, one callback per process), so every call
-// into it goes through one process-wide mutex and the library is initialised once; the functions
-// here are thread-safe but render one clip at a time.
+// espeak-ng keeps global state (one voice, one rate, one callback per process, and synthesis
+// state in function statics that no API resets), so the library is initialised once behind a
+// process-wide mutex, and each clip is synthesised in a forked child process that starts from
+// that pristine state. The functions here are thread-safe but render one clip at a time; call
+// them from a process whose other threads do not hold locks a forked child would need (the CLI
+// is single-threaded; glibc's malloc is fork-safe).
 //
 // Determinism: the voice and rate of an item are a pure function of (seed, id), so they do not
 // depend on the order of the rows or on a limit, and the same input renders byte-identical WAVs.

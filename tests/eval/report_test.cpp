@@ -58,8 +58,8 @@ json hand_made_summary() {
     none_h["label"] = "harmful";
     none_h["scenarios"] = {
         row("scenario", "Fraud", 0, 2, 0, rate(0, 0, 0.6576), rate(1, 0.3424, 1)),
-        row("scenario", "Malware_Generation", 1, 1, 0, rate(0.5, 0.0945, 0.9055),
-            rate(0.5, 0.0945, 0.9055)),
+        row("scenario", "Malware_Generation", 1, 1, 0, rate(0.5, 0.09453, 0.90547),
+            rate(0.5, 0.09453, 0.90547)),
         row("scenario", "Hate_Speech", 1, 9, 0, rate(0.1, 0.0179, 0.4042),
             rate(0.9, 0.5958, 0.9821)),
     };
@@ -75,7 +75,7 @@ json hand_made_summary() {
         row("dataset", harmful, 5, 8, 1, rate(0.3846, 0.177, 0.645), rate(0.6154, 0.355, 0.823));
     steer_h["label"] = "harmful";
     steer_h["scenarios"] = {
-        row("scenario", "Fraud", 1, 1, 0, rate(0.5, 0.0945, 0.9055), rate(0.5, 0.0945, 0.9055)),
+        row("scenario", "Fraud", 1, 1, 0, rate(0.5, 0.09453, 0.90547), rate(0.5, 0.09453, 0.90547)),
         row("scenario", "Malware_Generation", 2, 0, 0, rate(1, 0.3424, 1), rate(0, 0, 0.6576)),
         row("scenario", "Hate_Speech", 2, 7, 1, rate(0.2222, 0.0632, 0.5474),
             rate(0.7778, 0.4526, 0.9368)),
@@ -84,7 +84,7 @@ json hand_made_summary() {
                        rate(0.9286, 0.6853, 0.9873));
     steer_b["label"] = "benign";
     steer_b["scenarios"] = {
-        row("scenario", "Fraud", 1, 1, 0, rate(0.5, 0.0945, 0.9055), rate(0.5, 0.0945, 0.9055)),
+        row("scenario", "Fraud", 1, 1, 0, rate(0.5, 0.09453, 0.90547), rate(0.5, 0.09453, 0.90547)),
         row("scenario", "Malware_Generation", 0, 2, 0, rate(0, 0, 0.6576), rate(1, 0.3424, 1)),
         row("scenario", "Hate_Speech", 0, 10, 0, rate(0, 0, 0.2775), rate(1, 0.7225, 1)),
     };
