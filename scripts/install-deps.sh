@@ -11,6 +11,7 @@ packages=(
   libespeak-ng-dev espeak-ng-data
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium
+  clang libclang-rt-14-dev
 )
 
 missing=()

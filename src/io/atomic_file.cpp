@@ -19,6 +19,18 @@ namespace {
 
 AtomicFile::AtomicFile(std::filesystem::path path)
     : path_(std::move(path)), tmp_path_(path_.string() + ".tmp." + std::to_string(::getpid())) {
+    // rename() would replace a device (`--out /dev/full` as root), a FIFO or a socket with a
+    // regular file, and fails late for a folder: refuse anything but a regular file up front.
+    std::error_code ec;
+    const auto status = std::filesystem::status(path_, ec);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+        throw Error(
+            ErrorKind::kIo, path_.string(),
+            std::filesystem::is_directory(status)
+                ? "is a folder, expected a file"
+                : "is not a regular file (a device, pipe or socket); refusing to replace it",
+            "name a file path for the output");
+    }
     file_ = std::fopen(tmp_path_.c_str(), "wb");
     if (file_ == nullptr) throw_io(path_, "cannot create file", errno);
 }

@@ -33,10 +33,36 @@ std::string read_text_file(const std::filesystem::path& path, std::size_t max_by
     return text;
 }
 
+void check_json_depth(std::string_view text, const std::string& subject, int max_depth) {
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;  // the escaped character cannot end the string
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) {
+                throw Error(ErrorKind::kLimitExceeded, subject,
+                            "JSON nests deeper than " + std::to_string(max_depth) + " levels");
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+}
+
 nlohmann::json parse_json(std::string_view text, const std::string& subject) {
+    check_json_depth(text, subject);
     try {
         return nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // parse_error for syntax, out_of_range.406 for a number too large for a double.
         // e.what() starts with "[json.exception.parse_error.101] "; keep the human part.
         std::string what = e.what();
         if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);

@@ -13,7 +13,19 @@ namespace sarsteer::io {
 // Reads and parses a whole JSON file. Throws Error (kNotFound, kIo, kCorruptInput).
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
-// Parses text; `subject` names where it came from in error messages.
+// Deepest nesting of arrays/objects any file format sarsteer reads needs (config.json: 3,
+// tokenizer.json: 4). Deeper input is refused before parsing: nlohmann's dump(), copy and
+// comparison recurse once per level, so a 1 MB line of '[' would otherwise overflow the stack.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Throws Error(kLimitExceeded) naming `subject` when `text` nests arrays/objects deeper than
+// `max_depth` (brackets inside strings do not count). Linear, allocation-free.
+void check_json_depth(std::string_view text, const std::string& subject,
+                      int max_depth = kMaxJsonDepth);
+
+// Parses text; `subject` names where it came from in error messages. Every failure is an Error:
+// kCorruptInput for syntax and numbers out of range, kLimitExceeded for nesting deeper than
+// kMaxJsonDepth.
 nlohmann::json parse_json(std::string_view text, const std::string& subject);
 
 // Reads a whole (small) text file. Throws Error (kNotFound, kIo, kLimitExceeded).

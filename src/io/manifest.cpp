@@ -74,17 +74,24 @@ std::string strip_inner_line(std::string problem) {
 }  // namespace
 
 Manifest Manifest::load(const std::filesystem::path& path, const ManifestOptions& options) {
+    if (options.limit && *options.limit == 0) {
+        throw Error(ErrorKind::kInvalidArgument, path.string(), "limit must be at least 1, got 0");
+    }
+    return parse(read_text_file(path), path, options);  // refuses files over 256 MB
+}
+
+Manifest Manifest::parse(std::string_view text, const std::filesystem::path& path,
+                         const ManifestOptions& options) {
     const std::string subject = path.string();
     if (options.limit && *options.limit == 0) {
         throw Error(ErrorKind::kInvalidArgument, subject, "limit must be at least 1, got 0");
     }
 
-    const std::string text = read_text_file(path);  // refuses files over 256 MB
     const std::filesystem::path folder = path.parent_path();
 
     Manifest manifest;
     manifest.path = path;
-    manifest.sha256 = sha256_hex(std::string_view(text));  // of the bytes as read, BOM included
+    manifest.sha256 = sha256_hex(text);  // of the bytes as read, BOM included
 
     std::vector<std::size_t> line_of;  // 1-based line of each item, for audio errors below
     std::unordered_map<std::string, std::size_t> first_line_of_id;

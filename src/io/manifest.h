@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,10 @@ struct Manifest {
     // id, audio missing (when required) or not a file, empty manifest, limit larger than the
     // number of items.
     static Manifest load(const std::filesystem::path& path, const ManifestOptions& options = {});
+    // load() on text already read: `path` names the manifest in errors and is the folder audio
+    // paths resolve against. load() is read_text_file + parse.
+    static Manifest parse(std::string_view text, const std::filesystem::path& path,
+                          const ManifestOptions& options = {});
 };
 
 }  // namespace sarsteer::io

@@ -76,21 +76,48 @@ T load_le(const std::byte* p) {
 }
 
 // Parses the JSON header while rejecting duplicate top-level keys, which nlohmann would
-// otherwise resolve silently (last one wins) and so hide a lying header.
-nlohmann::json parse_header(std::string_view text, const std::filesystem::path& path) {
+// otherwise resolve silently (last one wins) and so hide a lying header. Bounds what the header
+// can make us allocate while it is parsed, not after: at most limits.max_tensors entries, each
+// of a size a real entry has (a tensor's dtype/shape/data_offsets; __metadata__'s strings).
+nlohmann::json parse_header(std::string_view text, const std::filesystem::path& path,
+                            const SafetensorsLimits& limits) {
+    // Parse events inside one top-level entry: a tensor has ~12 plus its rank.
+    const std::size_t max_tensor_events = 32 + 2 * limits.max_rank;
+    constexpr std::size_t kMaxMetadataEvents = std::size_t{1} << 16;  // 32768 key/value pairs
     std::set<std::string> seen;
     std::string duplicate;
+    std::size_t n_entries = 0;
+    std::size_t entry_events = 0;
+    bool in_metadata = false;
     auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        if (depth == 1 && event == nlohmann::json::parse_event_t::key && duplicate.empty()) {
+        if (depth == 1 && event == nlohmann::json::parse_event_t::key) {
             auto key = parsed.get<std::string>();
-            if (!seen.insert(key).second) duplicate = key;
+            in_metadata = key == kMetadataKey;
+            entry_events = 0;
+            if (!in_metadata && ++n_entries > limits.max_tensors) {
+                throw Error(ErrorKind::kLimitExceeded, path.string(),
+                            "header lists more than the limit of " +
+                                std::to_string(limits.max_tensors) + " tensors");
+            }
+            if (duplicate.empty() && !seen.insert(std::move(key)).second) {
+                duplicate = parsed.get<std::string>();
+            }
+        } else if (depth >= 2 &&
+                   ++entry_events > (in_metadata ? kMaxMetadataEvents : max_tensor_events)) {
+            corrupt(path, in_metadata
+                              ? "__metadata__ has more than " +
+                                    std::to_string(kMaxMetadataEvents / 2) + " entries"
+                              : "a tensor entry is larger than dtype, shape (rank <= " +
+                                    std::to_string(limits.max_rank) + ") and data_offsets need");
         }
         return true;
     };
     nlohmann::json header;
+    check_json_depth(text, path.string(), 8);  // a valid header nests 3 levels
     try {
         header = nlohmann::json::parse(text.begin(), text.end(), callback);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // parse_error for syntax, out_of_range.406 for a number too large for a double.
         std::string what = e.what();
         if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
         corrupt(path, "safetensors header is not valid JSON: " + what);
@@ -208,7 +235,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path,
     }
     const std::string_view header_text(reinterpret_cast<const char*>(bytes.data() + 8),
                                        header_size);
-    const auto header = parse_header(header_text, path);
+    const auto header = parse_header(header_text, path, limits);
     const auto data = bytes.subspan(8 + header_size);
 
     const std::size_t n_tensors = header.size() - (header.contains(kMetadataKey) ? 1 : 0);

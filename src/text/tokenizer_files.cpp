@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/json_file.h"
 #include "sarsteer/error.h"
 
 namespace sarsteer::text {
@@ -38,6 +39,7 @@ std::string read_file(const fs::path& path) {
 
 json read_json(const fs::path& path) {
     const std::string text = read_file(path);
+    io::check_json_depth(text, path.string());
     try {
         return json::parse(text);
     } catch (const json::exception& e) {

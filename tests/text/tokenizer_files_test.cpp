@@ -162,5 +162,15 @@ TEST(TokenizerFiles, MergesHeaderOnlyOnFirstLineAndBlankLinesSkipped) {
     EXPECT_EQ(tok.encode("##ab"), (std::vector<int32_t>{257, 256}));
 }
 
+// Hardening (issue 7): nesting deep enough to overflow nlohmann's recursive dump/copy is refused
+// before parsing, for every tokenizer file, with the file named.
+TEST(TokenizerFiles, DeeplyNestedJsonIsALimit) {
+    ScratchDir dir("text-deep");
+    write_byte_vocab_dir(dir.path(), kExtra, kMerges, "");
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    write_text(dir / "tokenizer_config.json", "{\"added_tokens_decoder\": " + deep + "}");
+    expect_error(dir.path(), ErrorKind::kLimitExceeded, "tokenizer_config.json", "deeper");
+}
+
 }  // namespace
 }  // namespace sarsteer::testing
