@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -63,6 +64,23 @@ inline void expect_one_line_error(const RunResult& r, const std::string& subject
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("sarsteer: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(subject), std::string::npos) << r.err;
+}
+
+// Writes a JSONL manifest of n items ("<prefix>0", ...) whose audio alternates between two real
+// recordings (jfk.flac from the fixtures, the bundled demo question).
+inline void write_recording_manifest(const std::filesystem::path& path, const std::string& prefix,
+                                     int n) {
+    std::ofstream out(path);
+    const std::string clips[] = {(fixtures_dir() / "jfk.flac").string(),
+                                 (source_dir() / "data" / "demo" / "question.wav").string()};
+    for (int i = 0; i < n; ++i) {
+        out << nlohmann::json{{"id", prefix + std::to_string(i)},
+                              {"audio", clips[i % 2]},
+                              {"question", "question " + std::to_string(i)},
+                              {"label", prefix}}
+                   .dump()
+            << "\n";
+    }
 }
 
 }  // namespace sarsteer::testing

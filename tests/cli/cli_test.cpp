@@ -287,26 +287,10 @@ TEST_F(TinyCli, RuntimeErrorsAreOneLine) {
 
 namespace {
 
-// Writes a manifest whose items alternate between two real recordings.
-void write_cli_manifest(const std::filesystem::path& path, const std::string& prefix, int n) {
-    std::ofstream out(path);
-    const std::string clips[] = {
-        (fixtures_dir() / "jfk.flac").string(),
-        (sarsteer::testing::source_dir() / "data" / "demo" / "question.wav").string()};
-    for (int i = 0; i < n; ++i) {
-        out << nlohmann::json{{"id", prefix + std::to_string(i)},
-                              {"audio", clips[i % 2]},
-                              {"question", "question " + std::to_string(i)},
-                              {"label", prefix}}
-                   .dump()
-            << "\n";
-    }
-}
-
 TEST_F(TinyCli, SteerExtractInspectAndApply) {
     const auto harmful = dir_->path() / "harmful.jsonl", safe = dir_->path() / "safe.jsonl";
-    write_cli_manifest(harmful, "h", 3);
-    write_cli_manifest(safe, "s", 4);
+    sarsteer::testing::write_recording_manifest(harmful, "h", 3);
+    sarsteer::testing::write_recording_manifest(safe, "s", 4);
     const auto steer = (dir_->path() / "steer.safetensors").string();
     const auto r = run({"steer", "extract", "--model", model(), "--harmful", harmful.string(),
                         "--safe", safe.string(), "--n", "3", "--k", "2", "--out", steer});

@@ -108,21 +108,6 @@ void expect_same_tensors(const fs::path& a, const fs::path& b) {
     }
 }
 
-// Writes a manifest whose items alternate between two real recordings.
-void write_manifest(const fs::path& path, const std::string& prefix, int n) {
-    std::ofstream out(path);
-    const std::string clips[] = {(fixtures_dir() / "jfk.flac").string(),
-                                 (source_dir() / "data" / "demo" / "question.wav").string()};
-    for (int i = 0; i < n; ++i) {
-        out << nlohmann::json{{"id", prefix + std::to_string(i)},
-                              {"audio", clips[i % 2]},
-                              {"question", "question " + std::to_string(i)},
-                              {"label", prefix}}
-                   .dump()
-            << "\n";
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Library level: the atomic writer and the sharded checkpoint reader.
 
@@ -211,8 +196,8 @@ protected:
         dir_ = new ScratchDir("faultcli");
         const auto r = run({"make-tiny", model(), "--seed", "5"});
         ASSERT_EQ(r.exit_code, 0) << r.err;
-        write_manifest(dir_->path() / "harmful.jsonl", "h", 3);
-        write_manifest(dir_->path() / "safe.jsonl", "s", 3);
+        sarsteer::testing::write_recording_manifest(dir_->path() / "harmful.jsonl", "h", 3);
+        sarsteer::testing::write_recording_manifest(dir_->path() / "safe.jsonl", "s", 3);
     }
     static void TearDownTestSuite() {
         delete dir_;
