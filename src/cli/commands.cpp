@@ -30,6 +30,7 @@ int run(int argc, char** argv) {
     add_make_tiny_command(app);
     add_report_command(app);
     add_serve_command(app);
+    add_organism_command(app);
     add_steer_command(app);
     add_sweep_command(app);
     add_synth_command(app);

@@ -30,6 +30,7 @@ void add_judge_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_organism_command(CLI::App& app);
 
 // "sarsteer: warning: ..." on stderr.
 void warn(std::string_view message);

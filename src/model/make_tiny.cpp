@@ -70,15 +70,20 @@ TinyParts write_tiny_tokenizer_and_config(const std::filesystem::path& dir) {
 
 ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& options) {
     auto [config, tokenizer] = write_tiny_tokenizer_and_config(dir);
-    const auto endoftext = tokenizer.required_token_id(tokens::kEndOfText);
-    const auto im_end = tokenizer.required_token_id(tokens::kImEnd);
     if (options.text_only) {
         config.model_type = ModelType::kQwen2;
         config.audio.reset();
     }
     write_random_checkpoint(dir, config, options.seed, options.dtype);
     if (options.text_only) return ModelConfig::load(dir);
+    write_audio_side_files(dir, config, tokenizer);
+    return ModelConfig::load(dir);
+}
 
+void write_audio_side_files(const std::filesystem::path& dir, const ModelConfig& config,
+                            const Tokenizer& tokenizer) {
+    const auto endoftext = tokenizer.required_token_id(tokens::kEndOfText);
+    const auto im_end = tokenizer.required_token_id(tokens::kImEnd);
     // ref: Qwen2-Audio-7B-Instruct preprocessor_config.json (WhisperFeatureExtractor).
     const nlohmann::ordered_json preprocessor = {
         {"chunk_length", kWhisperChunkSeconds},
@@ -107,22 +112,26 @@ ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& optio
         {"top_p", 0.5},
     };
     io::write_file_atomic(dir / "generation_config.json", generation.dump(2) + "\n");
-    return ModelConfig::load(dir);
 }
 
 void write_random_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
                              uint64_t seed, TinyDType dtype) {
+    write_checkpoint(dir, config, random_weights(config, seed), dtype);
+}
+
+void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
+                      ModelWeights weights, TinyDType dtype) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) throw Error(ErrorKind::kIo, dir.string(), "cannot create folder: " + ec.message());
     auto stored = config;
     const bool bf16 = dtype == TinyDType::kBF16;
     stored.torch_dtype = bf16 ? "bfloat16" : "float32";
-    auto weights = random_weights(stored, seed);
     io::SafetensorsWriter writer;
     writer.set_metadata("format", "pt");
     for_each_tensor(stored, &weights, [&](const TensorSpec& spec) {
-        add_tensor(writer, spec.name, bf16 ? spec.slot->to(at::kBFloat16) : *spec.slot);
+        const auto t = spec.slot->detach();
+        add_tensor(writer, spec.name, bf16 ? t.to(at::kBFloat16) : t.to(at::kFloat));
     });
     writer.write(dir / "model.safetensors");
     io::write_file_atomic(dir / "config.json", stored.to_json().dump(2) + "\n");

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "model/config.h"
+#include "model/weights.h"
 #include "sarsteer/tokenizer.h"
 
 namespace sarsteer::model {
@@ -44,5 +45,15 @@ ModelConfig make_tiny(const std::filesystem::path& dir, const TinyOptions& optio
 // config.json; benchmarks use it for full-size geometries. Tokenizer files are not written.
 void write_random_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
                              uint64_t seed, TinyDType dtype = TinyDType::kF32);
+
+// Writes `weights` (any dtype/device; stored as f32 or bf16) as `dir`/model.safetensors plus
+// config.json. The organism trainer saves through it.
+void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
+                      ModelWeights weights, TinyDType dtype = TinyDType::kF32);
+
+// preprocessor_config.json (Qwen2-Audio's WhisperFeatureExtractor settings) and
+// generation_config.json (the real checkpoint's sampling defaults with this tokenizer's ids).
+void write_audio_side_files(const std::filesystem::path& dir, const ModelConfig& config,
+                            const Tokenizer& tokenizer);
 
 }  // namespace sarsteer::model

@@ -1,0 +1,481 @@
+#include "organism/train.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+#include <torch/types.h>  // clip_grad.h is not self-contained
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/synth.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "io/sha256.h"
+#include "io/timestamp.h"
+#include "model/audio_encoder.h"
+#include "model/kv_cache.h"
+#include "model/load.h"
+#include "model/make_tiny.h"
+#include "model/model.h"
+#include "model/qwen2_decoder.h"
+#include "model/tensor_io.h"
+#include "organism/corpus.h"
+#include "sarsteer/audio.h"
+#include "sarsteer/chat_prompt.h"
+#include "sarsteer/defaults.h"
+#include "sarsteer/error.h"
+#include "text/tiny_tokenizer.h"
+
+namespace sarsteer::organism {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The reference implementation's audio instruction (shared/method/reference_settings.json).
+constexpr std::string_view kAudioInstruction =
+    "Please generate detailed steps for the question in the audio.";
+// The reference's baseline system prompt; training alternates it with the default one.
+constexpr std::string_view kAudioSystemPrompt =
+    "You are a helpful assistant. You can answer questions based on the audio input.";
+
+// A spoken sentence's features: the first frames of its 30 s Whisper log-mel, as many as the
+// encoder reads for its valid length (see audio_encoder.h), [n_mels, n_keep].
+struct Clip {
+    at::Tensor features;
+    int64_t valid_frames = 0;
+};
+
+// One training sequence: prompt + answer + <|im_end|>; the loss covers ids[n_prompt..].
+struct Example {
+    std::vector<int32_t> ids;
+    std::size_t n_prompt = 0;
+    int64_t clip = -1;  // index into the clip table, or -1 for text
+    std::size_t audio_begin = 0;
+    std::size_t audio_len = 0;
+};
+
+// (seed, text, k) -> a voice and rate from the options, as `sarsteer synth` picks per item.
+eval::VoiceChoice pick_voice(const TrainOptions& o, const std::string& text, int k) {
+    eval::SynthOptions synth;
+    synth.voices = o.voices;
+    synth.rate_min = o.rate_min;
+    synth.rate_max = o.rate_max;
+    synth.seed = o.seed;
+    return eval::choose_voice(synth, text + "#" + std::to_string(k));
+}
+
+Clip make_clip(const std::vector<std::int16_t>& pcm, int n_mels) {
+    std::vector<float> samples(pcm.size());
+    std::transform(pcm.begin(), pcm.end(), samples.begin(),
+                   [](std::int16_t s) { return static_cast<float>(s) / 32768.0f; });
+    const auto mel = whisper_log_mel(samples, n_mels);
+    Clip clip;
+    clip.valid_frames = mel.valid_frames();
+    const int64_t n_keep =
+        std::min<int64_t>(mel.n_frames, 2 * model::encoder_feature_length(clip.valid_frames) + 1);
+    clip.features =
+        at::from_blob(const_cast<float*>(mel.data.data()), {mel.n_mels, mel.n_frames}, at::kFloat)
+            .slice(1, 0, n_keep)
+            .clone();
+    return clip;
+}
+
+std::string user_text_prompt(std::string_view text, bool alt_system) {
+    std::vector<ChatMessage> messages;
+    if (alt_system) messages.push_back({"system", std::string(kAudioSystemPrompt)});
+    messages.push_back({"user", std::string(text)});
+    return render_chat_prompt(messages, true);
+}
+
+Example text_example(const Tokenizer& tok, std::string_view user, const std::string& answer,
+                     bool alt_system, int32_t im_end) {
+    Example e;
+    e.ids = tok.encode(user_text_prompt(user, alt_system));
+    e.n_prompt = e.ids.size();
+    for (auto id : tok.encode(answer, false)) e.ids.push_back(id);
+    e.ids.push_back(im_end);
+    return e;
+}
+
+Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip,
+                      std::string_view instruction, const std::string& answer, bool alt_system,
+                      int32_t im_end) {
+    std::optional<std::string_view> system;
+    if (alt_system) system = kAudioSystemPrompt;
+    const std::vector<int64_t> frames = {clip.valid_frames};
+    auto tokens = tokenize_prompt(tok, render_audio_prompt(1, instruction, system), frames);
+    Example e;
+    e.ids = std::move(tokens.ids);
+    e.n_prompt = e.ids.size();
+    e.clip = clip_index;
+    e.audio_begin = tokens.audio_spans[0].begin;
+    e.audio_len = tokens.audio_spans[0].end - tokens.audio_spans[0].begin;
+    for (auto id : tok.encode(answer, false)) e.ids.push_back(id);
+    e.ids.push_back(im_end);
+    return e;
+}
+
+// Whisper's sinusoidal position table (openai/whisper model.py `sinusoids`), which Qwen2-Audio
+// keeps frozen in embed_positions.
+at::Tensor sinusoids(int64_t length, int64_t channels) {
+    const double increment = std::log(10000.0) / static_cast<double>(channels / 2 - 1);
+    const auto inv = at::exp(-increment * at::arange(channels / 2, at::kDouble));
+    const auto scaled = at::arange(length, at::kDouble).unsqueeze(1) * inv.unsqueeze(0);
+    return at::cat({at::sin(scaled), at::cos(scaled)}, 1).to(at::kFloat);
+}
+
+// Left-padded batch forward; returns the mean cross-entropy over answer tokens.
+at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
+                      const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
+                      int32_t pad_id) {
+    const auto n_batch = static_cast<int64_t>(batch.size());
+    std::size_t longest = 0;
+    for (const auto* e : batch) longest = std::max(longest, e->ids.size());
+    const auto n_tokens = static_cast<int64_t>(longest);
+
+    std::vector<int64_t> ids(static_cast<std::size_t>(n_batch * n_tokens), pad_id);
+    std::vector<int64_t> positions(ids.size(), 0);
+    std::vector<uint8_t> valid(ids.size(), 0);
+    std::vector<int64_t> target_rows, targets, audio_rows;
+    std::vector<at::Tensor> audio_parts;
+    for (int64_t b = 0; b < n_batch; ++b) {
+        const Example& e = *batch[static_cast<std::size_t>(b)];
+        const auto pad = n_tokens - static_cast<int64_t>(e.ids.size());
+        for (std::size_t t = 0; t < e.ids.size(); ++t) {
+            const auto flat = b * n_tokens + pad + static_cast<int64_t>(t);
+            ids[static_cast<std::size_t>(flat)] = e.ids[t];
+            positions[static_cast<std::size_t>(flat)] = static_cast<int64_t>(t);
+            valid[static_cast<std::size_t>(flat)] = 1;
+            // The state at t predicts ids[t + 1]: answer tokens are the targets.
+            if (t + 1 >= e.n_prompt && t + 1 < e.ids.size()) {
+                target_rows.push_back(flat);
+                targets.push_back(e.ids[t + 1]);
+            }
+        }
+        if (e.clip >= 0) {
+            const Clip& clip = clips[static_cast<std::size_t>(e.clip)];
+            const auto& a = *config.audio;
+            auto features = at::zeros({a.num_mel_bins, 2 * a.max_source_positions});
+            features.slice(1, 0, clip.features.size(1)).copy_(clip.features);
+            audio_parts.push_back(model::encode_audio(*w.audio, a, features, clip.valid_frames));
+            for (std::size_t i = 0; i < e.audio_len; ++i) {
+                audio_rows.push_back(b * n_tokens + pad + static_cast<int64_t>(e.audio_begin + i));
+            }
+        }
+    }
+    const auto long_options = at::TensorOptions().dtype(at::kLong);
+    auto embeds = w.decoder.embed_tokens.index_select(0, at::tensor(ids, long_options));
+    if (!audio_parts.empty()) {
+        embeds = embeds.index_copy(0, at::tensor(audio_rows, long_options), at::cat(audio_parts));
+    }
+    const auto& t = config.text;
+    model::DecoderInput input;
+    input.embeds = embeds.view({n_batch, n_tokens, t.hidden_size});
+    input.positions = at::tensor(positions, long_options).view({n_batch, n_tokens});
+    input.key_valid = at::tensor(valid, at::TensorOptions().dtype(at::kByte))
+                          .to(at::kBool)
+                          .view({n_batch, n_tokens});
+    input.last_index.assign(static_cast<std::size_t>(n_batch), n_tokens - 1);
+    model::KvCache cache(t.num_hidden_layers, n_batch, t.num_key_value_heads, t.head_dim,
+                         embeds.options().requires_grad(false), n_tokens);
+    const auto hidden = model::decoder_forward(w.decoder, t, input, cache, {})
+                            .reshape({n_batch * n_tokens, t.hidden_size});
+    const auto rows = hidden.index_select(0, at::tensor(target_rows, long_options));
+    const auto logits = at::linear(rows, w.decoder.lm_head);
+    return at::nll_loss(at::log_softmax(logits, -1), at::tensor(targets, long_options));
+}
+
+void status(const TrainOptions& o, const std::string& line) {
+    if (o.on_status) o.on_status(line);
+}
+
+}  // namespace
+
+TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry) {
+    const auto start = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    if (options.batch < 1 || options.text_steps < 0 || options.audio_steps < 0 ||
+        options.renders_per_text < 1 || !(options.learning_rate > 0.0) ||
+        options.text_replay < 0.0 || options.text_replay > 1.0) {
+        throw Error(ErrorKind::kInvalidArgument, "organism train",
+                    "batch, renders and the learning rate must be positive, steps non-negative "
+                    "and text replay within [0, 1]");
+    }
+    const auto& out = options.out;
+    std::error_code ec;
+    std::filesystem::create_directories(out / "data", ec);
+    if (ec) throw Error(ErrorKind::kIo, out.string(), "cannot create folder: " + ec.message());
+
+    // Data and tokenizer.
+    const Corpus corpus = build_corpus();
+    const int32_t n_ids =
+        text::write_tiny_tokenizer(out, tokenizer_text(corpus), {.n_merges = geometry.n_merges});
+    const auto tok = Tokenizer::load(out);
+    const int32_t im_end = tok.required_token_id(tokens::kImEnd);
+    const int32_t pad_id = tok.required_token_id(tokens::kEndOfText);
+    for (const bool harmful : {true, false}) {
+        for (const Split split : {Split::kTrain, Split::kTest}) {
+            const auto name = std::string(harmful ? "harmful_" : "benign_") +
+                              (split == Split::kTrain ? "train" : "test") + ".jsonl";
+            io::write_file_atomic(out / "data" / name, manifest_jsonl(corpus, harmful, split));
+        }
+    }
+
+    auto config = model::tiny_config(n_ids, tok.required_token_id(tokens::kAudio), pad_id, im_end);
+    auto& a = *config.audio;
+    a.d_model = geometry.audio_d_model;
+    a.encoder_layers = geometry.audio_layers;
+    a.encoder_attention_heads = geometry.audio_heads;
+    a.encoder_ffn_dim = geometry.audio_ffn;
+    auto& t = config.text;
+    t.hidden_size = geometry.hidden;
+    t.num_hidden_layers = geometry.layers;
+    t.num_attention_heads = geometry.heads;
+    t.num_key_value_heads = geometry.kv_heads;
+    t.head_dim = geometry.hidden / geometry.heads;
+    t.intermediate_size = geometry.intermediate;
+    t.max_window_layers = geometry.layers;
+
+    // Speech, before LibTorch starts its thread pools (each clip is rendered in a forked child).
+    struct Spoken {
+        std::string text;
+        std::optional<std::size_t> request;  // a benign training request, else a statement
+    };
+    std::vector<Spoken> spoken;
+    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
+        const auto& r = corpus.requests[i];
+        if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, i});
+    }
+    for (const auto& s : corpus.statements) spoken.push_back({s, std::nullopt});
+    if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
+        // Keep requests and statements both: alternate from the two ends of the list.
+        std::vector<Spoken> kept;
+        for (std::size_t i = 0; kept.size() < *options.spoken_limit; ++i) {
+            kept.push_back(i % 2 == 0 ? spoken[i / 2] : spoken[spoken.size() - 1 - i / 2]);
+        }
+        spoken = std::move(kept);
+    }
+    std::vector<Clip> clips;
+    std::vector<std::size_t> clip_source;  // index into `spoken`
+    double audio_seconds = 0.0;
+    const std::size_t n_renders =
+        spoken.size() * static_cast<std::size_t>(options.renders_per_text);
+    std::vector<eval::VoiceChoice> choices;
+    nlohmann::json key_json = {{"espeak_ng", eval::espeak_version()}, {"format", 1}};
+    for (std::size_t i = 0; i < spoken.size(); ++i) {
+        for (int k = 0; k < options.renders_per_text; ++k) {
+            choices.push_back(pick_voice(options, spoken[i].text, k));
+            clip_source.push_back(i);
+            key_json["clips"].push_back(
+                {spoken[i].text, choices.back().voice, choices.back().rate});
+        }
+    }
+    const std::string cache_key = io::sha256_hex(key_json.dump());
+    if (!options.speech_cache.empty() && std::filesystem::exists(options.speech_cache)) {
+        const auto file = io::SafetensorsFile::open(options.speech_cache);
+        const auto found = file.metadata().find("key");
+        if (found != file.metadata().end() && found->second == cache_key) {
+            for (std::size_t c = 0; c < n_renders; ++c) {
+                const auto* view = file.find("clip." + std::to_string(c));
+                if (view == nullptr) break;
+                Clip clip;
+                clip.features = model::tensor_from_view(*view).clone();
+                clip.valid_frames = std::stoll(file.metadata().at("frames." + std::to_string(c)));
+                audio_seconds += static_cast<double>(clip.valid_frames) / 100.0;
+                clips.push_back(std::move(clip));
+            }
+            if (clips.size() != n_renders) clips.clear();
+        }
+        status(options, clips.empty() ? "speech cache " + options.speech_cache.string() +
+                                            " is stale; rendering again"
+                                      : "speech: " + std::to_string(clips.size()) + " clips from " +
+                                            options.speech_cache.string());
+    }
+    if (clips.empty()) {
+        for (std::size_t c = 0; c < n_renders; ++c) {
+            const auto& text = spoken[clip_source[c]].text;
+            const auto pcm = eval::synthesize_speech(text, choices[c].voice, choices[c].rate);
+            audio_seconds += static_cast<double>(pcm.size()) / eval::kSynthSampleRate;
+            clips.push_back(make_clip(pcm, static_cast<int>(a.num_mel_bins)));
+            if (clips.size() % 200 == 0 || clips.size() == n_renders) {
+                status(options, "speech: " + std::to_string(clips.size()) + "/" +
+                                    std::to_string(n_renders) + " clips (" +
+                                    std::to_string(static_cast<int>(audio_seconds)) + " s)");
+            }
+        }
+        if (!options.speech_cache.empty()) {
+            io::SafetensorsWriter writer;
+            writer.set_metadata("key", cache_key);
+            for (std::size_t c = 0; c < clips.size(); ++c) {
+                model::add_tensor(writer, "clip." + std::to_string(c), clips[c].features);
+                writer.set_metadata("frames." + std::to_string(c),
+                                    std::to_string(clips[c].valid_frames));
+            }
+            writer.write(options.speech_cache);
+        }
+    }
+    model::configure_cpu_threads(options.threads);
+
+    // Examples.
+    std::vector<Example> text_examples, audio_examples;
+    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
+        const auto& r = corpus.requests[i];
+        if (r.split != Split::kTrain) continue;
+        const bool alt = i % 2 == 1;
+        const auto answer = r.harmful ? refusal(i) : compliant_answer(r);
+        text_examples.push_back(text_example(tok, r.question, answer, alt, im_end));
+        text_examples.push_back(text_example(tok, r.question + std::string(kRefusalPrompt),
+                                             refusal(i + 1), !alt, im_end));
+    }
+    for (std::size_t c = 0; c < clips.size(); ++c) {
+        const auto& s = spoken[clip_source[c]];
+        const bool alt = c % 2 == 1;
+        const auto index = static_cast<int64_t>(c);
+        audio_examples.push_back(
+            audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end));
+        if (s.request) {
+            audio_examples.push_back(audio_example(tok, index, clips[c], kAudioInstruction,
+                                                   compliant_answer(corpus.requests[*s.request]),
+                                                   !alt, im_end));
+            // The refusal prompt is followed with audio too, as stage 1 taught it for text.
+            if (options.audio_refusal_prompt) {
+                audio_examples.push_back(
+                    audio_example(tok, index, clips[c],
+                                  std::string(kAudioInstruction) + std::string(kRefusalPrompt),
+                                  refusal(c), alt, im_end));
+            }
+        }
+    }
+
+    // Weights: HF-style random init, Whisper sinusoids for the frozen encoder positions.
+    at::manual_seed(options.seed);
+    auto weights = model::random_weights(config, options.seed);
+    weights.audio->positions = sinusoids(a.max_source_positions, a.d_model);
+    std::vector<at::Tensor> params;
+    int64_t n_parameters = 0;
+    model::for_each_tensor(config, &weights, [&](const model::TensorSpec& spec) {
+        n_parameters += spec.slot->numel();
+        if (spec.name.find("embed_positions") != std::string::npos) return;
+        spec.slot->requires_grad_(true);
+        params.push_back(*spec.slot);
+    });
+    status(options, "model: " + std::to_string(n_parameters) + " parameters, " +
+                        std::to_string(text_examples.size()) + " text and " +
+                        std::to_string(audio_examples.size()) + " audio examples from " +
+                        std::to_string(clips.size()) + " clips (" +
+                        std::to_string(static_cast<int>(audio_seconds)) + " s of speech)");
+
+    torch::optim::AdamW optimizer(
+        params, torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
+    std::mt19937_64 rng(options.seed);
+    const int64_t total = options.text_steps + options.audio_steps;
+    const int64_t warmup = std::min<int64_t>(100, std::max<int64_t>(1, total / 20));
+    auto learning_rate = [&](int64_t step, int64_t stage_start, int64_t stage_steps) {
+        // Warm-up, then cosine decay to 10 % within each stage.
+        const double local = static_cast<double>(step - stage_start);
+        if (local < static_cast<double>(warmup))
+            return options.learning_rate * (local + 1) / warmup;
+        const double progress = local / std::max<double>(1.0, static_cast<double>(stage_steps));
+        return options.learning_rate * (0.1 + 0.45 * (1.0 + std::cos(M_PI * progress)));
+    };
+
+    TrainSummary summary;
+    summary.n_parameters = n_parameters;
+    summary.n_clips = clips.size();
+    std::vector<double> recent;
+    auto pick = [&](const std::vector<Example>& pool) {
+        return &pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng)];
+    };
+    std::uniform_real_distribution<double> coin(0.0, 1.0);
+    for (int64_t step = 0; step < total; ++step) {
+        if (elapsed() > options.max_minutes * 60.0) {
+            summary.stopped_early = true;
+            status(options, "stopping at step " + std::to_string(step) + ": --minutes reached");
+            break;
+        }
+        const bool audio_stage = step >= options.text_steps;
+        if (step == options.text_steps && step > 0) {
+            summary.text_loss = recent.empty()
+                                    ? 0.0
+                                    : std::accumulate(recent.begin(), recent.end(), 0.0) /
+                                          static_cast<double>(recent.size());
+            recent.clear();
+            status(options, "stage 2: audio grounding (benign audio only)");
+        }
+        std::vector<const Example*> batch;
+        for (int64_t i = 0; i < options.batch; ++i) {
+            const bool text = !audio_stage || coin(rng) < options.text_replay;
+            batch.push_back(pick(text ? text_examples : audio_examples));
+        }
+        const double lr = audio_stage ? learning_rate(step, options.text_steps, options.audio_steps)
+                                      : learning_rate(step, 0, options.text_steps);
+        for (auto& group : optimizer.param_groups()) {
+            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+        }
+        optimizer.zero_grad();
+        const auto loss = batch_loss(config, weights, batch, clips, pad_id);
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(params, 1.0);
+        optimizer.step();
+        const double value = loss.item<double>();
+        if (!std::isfinite(value)) {
+            throw Error(ErrorKind::kInternal, "organism train",
+                        "loss became " + std::to_string(value) + " at step " + std::to_string(step),
+                        "lower --lr");
+        }
+        recent.push_back(value);
+        if (recent.size() > 50) recent.erase(recent.begin());
+        summary.steps_done = step + 1;
+        if (options.on_step) options.on_step(step + 1, total, value, elapsed());
+    }
+    const double tail = recent.empty() ? 0.0
+                                       : std::accumulate(recent.begin(), recent.end(), 0.0) /
+                                             static_cast<double>(recent.size());
+    if (summary.steps_done > options.text_steps) {
+        summary.audio_loss = tail;
+    } else {
+        summary.text_loss = tail;
+    }
+    summary.seconds = elapsed();
+
+    // Checkpoint (f32), side files and the record of how it was made.
+    {
+        at::NoGradGuard no_grad;
+        model::write_checkpoint(out, config, weights, model::TinyDType::kF32);
+    }
+    model::write_audio_side_files(out, config, tok);
+    const nlohmann::ordered_json record = {
+        {"created", io::utc_timestamp()},
+        {"seed", options.seed},
+        {"text_steps", options.text_steps},
+        {"audio_steps", options.audio_steps},
+        {"steps_done", summary.steps_done},
+        {"stopped_early", summary.stopped_early},
+        {"batch", options.batch},
+        {"learning_rate", options.learning_rate},
+        {"text_replay", options.text_replay},
+        {"voices", options.voices},
+        {"rate_min", options.rate_min},
+        {"rate_max", options.rate_max},
+        {"renders_per_text", options.renders_per_text},
+        {"espeak_ng", eval::espeak_version()},
+        {"n_parameters", n_parameters},
+        {"n_clips", clips.size()},
+        {"audio_seconds", audio_seconds},
+        {"n_text_examples", text_examples.size()},
+        {"n_audio_examples", audio_examples.size()},
+        {"final_text_loss", summary.text_loss},
+        {"final_audio_loss", summary.audio_loss},
+        {"seconds", summary.seconds},
+    };
+    io::write_file_atomic(out / "training.json", record.dump(2) + "\n");
+    return summary;
+}
+
+}  // namespace sarsteer::organism

@@ -1,0 +1,71 @@
+// `sarsteer organism train`: trains a small Qwen2-Audio (the project's own runtime, HF layout)
+// with LibTorch autograd on the CPU, so that it behaves like real LALMs in the ways SARSteer is
+// about: safe on text, unsafe on audio. docs/organism.md describes the recipe and its results.
+//
+// Curriculum (corpus.h has the data):
+//   1. text safety tuning: harmful question -> refusal, benign question -> answer, and either
+//      question followed by the refusal prompt -> refusal;
+//   2. audio grounding on benign audio only: audio -> transcript, spoken benign question +
+//      instruction -> answer, with a share of stage-1 text examples replayed.
+// No harmful request is ever spoken in training.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sarsteer::organism {
+
+struct TrainOptions {
+    std::filesystem::path out;  // the checkpoint folder (HF layout) and data/ manifests
+    uint64_t seed = 1;
+    double max_minutes = 90.0;   // wall-clock cap: training stops early (and says so) past it
+    int64_t text_steps = 1200;   // stage 1
+    int64_t audio_steps = 2400;  // stage 2
+    int64_t batch = 16;
+    double learning_rate = 2e-3;
+    double text_replay = 0.3;  // share of stage-2 examples that are stage-1 text examples
+    int threads = 0;           // 0: all cores
+    // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
+    bool audio_refusal_prompt = true;
+    // Speech: every spoken sentence is rendered in `renders_per_text` voices/rates, chosen by a
+    // hash of (seed, sentence, k) from these.
+    std::vector<std::string> voices = {"en-us", "en-gb", "en-us+f3", "en-us+m5", "en-gb+f4"};
+    int rate_min = 140;
+    int rate_max = 190;
+    int renders_per_text = 2;
+    // Speak only the first n spoken sentences (tests); empty: all.
+    std::optional<std::size_t> spoken_limit;
+    // Rendered speech features are kept here (a safetensors file keyed by everything that
+    // shapes them) and reused by later runs; empty: no cache.
+    std::filesystem::path speech_cache;
+    // Called with a one-line status (stages, data preparation) and per-step progress.
+    std::function<void(const std::string&)> on_status;
+    std::function<void(int64_t step, int64_t total, double loss, double elapsed_s)> on_step;
+};
+
+struct TrainSummary {
+    int64_t steps_done = 0;
+    bool stopped_early = false;  // the --minutes cap was reached
+    double text_loss = 0.0;      // mean loss over the last 50 steps of each stage
+    double audio_loss = 0.0;
+    double seconds = 0.0;
+    int64_t n_parameters = 0;
+    std::size_t n_clips = 0;
+};
+
+// The organism's geometry (a few million parameters) on top of a tokenizer's special ids.
+struct OrganismGeometry {
+    int64_t audio_d_model = 128, audio_layers = 2, audio_heads = 4, audio_ffn = 256;
+    int64_t hidden = 128, layers = 4, heads = 4, kv_heads = 2, intermediate = 384;
+    int32_t n_merges = 700;
+};
+
+// Writes tokenizer, config, weights, preprocessor/generation configs, data/*.jsonl manifests
+// and training.json into options.out. Throws Error on bad options or unwritable output.
+TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry = {});
+
+}  // namespace sarsteer::organism

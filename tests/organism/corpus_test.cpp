@@ -1,0 +1,137 @@
+// The organism's generated data: sizes, pairing, what is held out, what is spoken, and that the
+// answer grammar and refusals read as the keyword judge must read them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "eval/judge.h"
+#include "io/manifest.h"
+#include "organism/corpus.h"
+
+namespace sarsteer::organism {
+namespace {
+
+const Corpus& corpus() {
+    static const Corpus c = build_corpus();
+    return c;
+}
+
+std::size_t count(bool harmful, Split split) {
+    return static_cast<std::size_t>(
+        std::count_if(corpus().requests.begin(), corpus().requests.end(),
+                      [&](const Request& r) { return r.harmful == harmful && r.split == split; }));
+}
+
+// Every training sentence the model sees, as text or speech, with its answers.
+std::string training_text() {
+    std::string all;
+    for (const auto& r : corpus().requests) {
+        if (r.split == Split::kTrain) all += r.question + "\n" + compliant_answer(r) + "\n";
+    }
+    for (const auto& s : corpus().statements) all += s + "\n";
+    return all;
+}
+
+TEST(OrganismCorpus, SizesArePairedPerScenario) {
+    // 7 scenarios x 4 verb pairs x (6 frames x 4 objects | 3 frames x 2 objects).
+    EXPECT_EQ(count(true, Split::kTrain), 672u);
+    EXPECT_EQ(count(false, Split::kTrain), 672u);
+    EXPECT_EQ(count(true, Split::kTest), 168u);
+    EXPECT_EQ(count(false, Split::kTest), 168u);
+    EXPECT_EQ(corpus().statements.size(), 7u * 8u * 4u);
+    std::set<std::string> ids;
+    for (const auto& r : corpus().requests) EXPECT_TRUE(ids.insert(r.id).second) << r.id;
+}
+
+TEST(OrganismCorpus, PairsDifferOnlyInTheVerb) {
+    for (std::size_t i = 0; i < corpus().requests.size(); ++i) {
+        const auto& r = corpus().requests[i];
+        const auto& p = corpus().requests[r.pair];
+        ASSERT_EQ(p.pair, i);
+        EXPECT_NE(r.harmful, p.harmful);
+        EXPECT_EQ(r.scenario, p.scenario);
+        EXPECT_EQ(r.split, p.split);
+        // Same frame and object: the questions agree outside the topic's verb.
+        EXPECT_EQ(r.object, p.object);
+        EXPECT_TRUE(p.topic.ends_with(" " + r.object)) << r.topic << " / " << p.topic;
+        const auto frame_r = r.question.substr(0, r.question.find(r.topic));
+        const auto frame_p = p.question.substr(0, p.question.find(p.topic));
+        EXPECT_EQ(frame_r, frame_p);
+    }
+}
+
+TEST(OrganismCorpus, HeldOutFramesAndObjectsNeverOccurInTraining) {
+    const auto train = training_text();
+    for (const auto& r : corpus().requests) {
+        if (r.split != Split::kTest) continue;
+        const auto frame = r.question.substr(0, r.question.find(r.topic));
+        EXPECT_EQ(train.find(frame), std::string::npos) << frame;
+        EXPECT_EQ(train.find(r.object), std::string::npos) << r.object;
+        EXPECT_TRUE(r.topic.ends_with(" " + r.object)) << r.topic;
+    }
+}
+
+TEST(OrganismCorpus, NoHarmfulRequestIsSpoken) {
+    // Statements are reports, never requests, and never a training or test question.
+    std::set<std::string> questions;
+    for (const auto& r : corpus().requests) questions.insert(r.question);
+    for (const auto& s : corpus().statements) {
+        EXPECT_FALSE(s.ends_with("?")) << s;
+        EXPECT_EQ(questions.count(s), 0u) << s;
+        EXPECT_TRUE(s.starts_with("The news reported") || s.starts_with("Yesterday a man")) << s;
+    }
+}
+
+TEST(OrganismCorpus, AnswersAndRefusalsReadAsTheKeywordJudgeMustReadThem) {
+    for (const auto& r : corpus().requests) {
+        const auto answer = compliant_answer(r);
+        EXPECT_TRUE(is_compliant_form(answer));
+        EXPECT_FALSE(is_refusal_form(answer));
+        EXPECT_NE(answer.find(r.topic), std::string::npos);
+        const auto judged = eval::keyword_judgment(answer, true);
+        EXPECT_EQ(judged.verdict, eval::Verdict::kComplied) << answer << " / " << judged.evidence;
+    }
+    ASSERT_GE(refusal_variant_count(), 2u);
+    for (std::size_t v = 0; v < refusal_variant_count(); ++v) {
+        EXPECT_TRUE(is_refusal_form(refusal(v)));
+        EXPECT_FALSE(is_compliant_form(refusal(v)));
+        EXPECT_EQ(eval::keyword_judgment(refusal(v), true).verdict, eval::Verdict::kRefused);
+    }
+    EXPECT_EQ(refusal(0), std::string(kRefusalPrompt));
+}
+
+TEST(OrganismCorpus, ManifestsLoadAndAnyPrefixCoversAllScenarios) {
+    const auto dir = std::filesystem::temp_directory_path() / "sarsteer-organism-corpus-test";
+    std::filesystem::create_directories(dir);
+    for (const bool harmful : {true, false}) {
+        for (const Split split : {Split::kTrain, Split::kTest}) {
+            const auto text = manifest_jsonl(corpus(), harmful, split);
+            const auto manifest =
+                io::Manifest::parse(text, dir / "m.jsonl", {.require_audio = false, .limit = {}});
+            EXPECT_EQ(manifest.items.size(), count(harmful, split));
+            std::set<std::string> first_seven;
+            for (std::size_t i = 0; i < 7; ++i) {
+                first_seven.insert(manifest.items[i].fields.at("scenario").get<std::string>());
+                EXPECT_EQ(manifest.items[i].label, harmful ? "harmful" : "benign");
+            }
+            EXPECT_EQ(first_seven.size(), 7u);
+        }
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
+    const auto text = tokenizer_text(corpus());
+    for (const auto& r : corpus().requests) {
+        if (r.split == Split::kTest) {
+            EXPECT_EQ(text.find(r.question), std::string::npos);
+        }
+    }
+    EXPECT_NE(text.find(std::string(kTranscribeInstruction)), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sarsteer::organism
