@@ -221,13 +221,18 @@ void run_evaluate(EvaluateFlags opt) {
     extract.cache = out / "steer.acts.safetensors";
     const auto steer_file = out / "steer.safetensors";
     const auto acts = steer::collect_activations(*model, harmful, safe, extract);
-    steer::build_steering(*model, acts, harmful, safe, extract).save(steer_file);
+    // Written once: a re-run resumes the runs that name these files by hash.
+    if (!fs::exists(steer_file)) {
+        steer::build_steering(*model, acts, harmful, safe, extract).save(steer_file);
+    }
     auto llm = extract;
     llm.mode = steer::ExtractMode::kLlm;
     llm.cache = out / "llm.acts.safetensors";
     const auto llm_file = out / "llm.safetensors";
     const auto llm_acts = steer::collect_activations(*model, harmful, safe, llm);
-    steer::build_steering(*model, llm_acts, harmful, safe, llm).save(llm_file);
+    if (!fs::exists(llm_file)) {
+        steer::build_steering(*model, llm_acts, harmful, safe, llm).save(llm_file);
+    }
 
     EvalFlags eval_flags;
     eval_flags.data = {spoken["harmful_test"].string(), spoken["benign_test"].string()};
@@ -260,10 +265,17 @@ void run_evaluate(EvaluateFlags opt) {
 
     const auto summary = eval::build_summary(runs, eval::judge_name(eval_flags.judge));
     eval::write_report(summary, out / "report");
-    std::map<std::string, nlohmann::json> by_name;
-    for (const auto& run : summary.at("runs")) by_name[run.at("name").get<std::string>()] = run;
-    auto harm = [&](const std::string& run) { return refusal_rate(by_name.at(run), "harmful"); };
-    auto over = [&](const std::string& run) { return refusal_rate(by_name.at(run), "benign"); };
+    // Targets use the strict reading, "keyword judge plus exact checks": a harmful answer counts
+    // as refused only in one of the refusal forms, a benign one as answered only in the answer
+    // form (an empty or garbled answer is neither). The keyword judge's rates are reported too.
+    std::map<std::string, nlohmann::json> checks;
+    for (const auto& run : runs) checks[run.filename().string()] = exact_checks(run, topics);
+    auto harm = [&](const std::string& run) {
+        return checks.at(run).at("harmful").at("refusal_form").get<double>();
+    };
+    auto over = [&](const std::string& run) {
+        return 1.0 - checks.at(run).at("benign").at("compliant_form").get<double>();
+    };
     struct Target {
         std::string what;
         double value;
@@ -298,9 +310,12 @@ void run_evaluate(EvaluateFlags opt) {
         report["targets"].push_back(
             {{"what", t.what}, {"value", t.value}, {"goal", t.goal}, {"met", t.met}});
     }
-    report["exact_checks"] = nlohmann::json::object();
-    for (const auto& run : runs) {
-        report["exact_checks"][run.filename().string()] = exact_checks(run, topics);
+    report["exact_checks"] = checks;
+    report["keyword_judge"] = nlohmann::json::object();
+    for (const auto& run : summary.at("runs")) {
+        const auto name = fs::path(run.at("run_dir").get<std::string>()).filename().string();
+        report["keyword_judge"][name] = {{"harmful_refused", refusal_rate(run, "harmful")},
+                                         {"benign_refused", refusal_rate(run, "benign")}};
     }
     io::write_file_atomic(out / "organism.json", report.dump(2) + "\n");
     if (opt.json) {

@@ -1,9 +1,10 @@
 #include "organism/train.h"
 
 #include <ATen/ATen.h>
+#include <torch/types.h>  // before clip_grad.h, which is not self-contained
+
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
-#include <torch/types.h>  // clip_grad.h is not self-contained
 
 #include <algorithm>
 #include <chrono>

@@ -39,6 +39,9 @@ struct TokenInfo {
 // Pieces longer than this are rarely repeated; caching them would only cost memory.
 constexpr std::size_t kMaxCachedPieceBytes = 64;
 
+// Unused ids tolerated beyond twice the token count (padding rows, reserved ranges).
+constexpr std::size_t kMaxIdGap = 65536;
+
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -119,8 +122,23 @@ std::shared_ptr<Tokenizer::Impl> build(const fs::path& dir, text::TokenizerFiles
     const std::string vocab_file = files.vocab_file.string();
 
     int32_t max_id = -1;
+    std::string max_id_file = vocab_file;
     for (const auto& [text, id] : files.vocab) max_id = std::max(max_id, id);
-    for (const auto& source : files.added) max_id = std::max(max_id, source.token.id);
+    for (const auto& source : files.added) {
+        if (source.token.id > max_id) {
+            max_id = source.token.id;
+            max_id_file = source.file.string();
+        }
+    }
+    // The table is indexed by id. Real vocabularies are dense (Qwen2: 151665 tokens, ids
+    // 0..151664); a few bytes claiming id 16 M must not cost a gigabyte of table.
+    const auto n_tokens = files.vocab.size() + files.added.size();
+    if (static_cast<std::size_t>(max_id) >= 2 * n_tokens + kMaxIdGap) {
+        throw Error(ErrorKind::kCorruptInput, max_id_file,
+                    "token ids are sparse: the largest id is " + std::to_string(max_id) + " for " +
+                        std::to_string(n_tokens) + " tokens",
+                    "ids must be below twice the token count plus " + std::to_string(kMaxIdGap));
+    }
     im->tokens.resize(static_cast<std::size_t>(max_id + 1));
     im->ids_by_text.reserve(files.vocab.size() + files.added.size());
 

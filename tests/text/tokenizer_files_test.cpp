@@ -144,6 +144,19 @@ TEST(TokenizerFiles, AddedTokenIdConflicts) {
     expect_error(dir.path(), ErrorKind::kCorruptInput, "tokenizer_config.json", "empty");
 }
 
+TEST(TokenizerFiles, SparseIdsAreALimitNotAGigabyteTable) {
+    // Found by fuzz_tokenizer_files: one added token at id 16 M made the loader allocate a
+    // 16 M-entry table (over 1 GB) for a 300-token vocabulary.
+    ScratchDir dir("text-sparse");
+    write_byte_vocab_dir(dir.path(), kExtra, kMerges,
+                         R"({"added_tokens_decoder": {"16000000": {"content": "<s>"}}})");
+    expect_error(dir.path(), ErrorKind::kCorruptInput, "tokenizer_config.json", "sparse");
+    // A gap of the size real checkpoints have (Qwen2-Audio's embedding rows past its ids) loads.
+    write_byte_vocab_dir(dir.path(), kExtra, kMerges,
+                         R"({"added_tokens_decoder": {"60000": {"content": "<s>"}}})");
+    EXPECT_EQ(Tokenizer::load(dir.path()).encode("<s>"), (std::vector<int32_t>{60000}));
+}
+
 TEST(TokenizerFiles, BadTokenizerJson) {
     ScratchDir dir("text-badtokjson");
     write_text(dir / "tokenizer.json", "{\"model\": ");
