@@ -1,12 +1,17 @@
 // sarsteer demo: the embedded default job, runnable on a fresh machine with no download. It runs
-// the whole pipeline on bundled data: a checkpoint (a tiny random one unless --model is given),
-// spoken versions of the bundled FigStep slices, SARSteer vectors from the training slices, an
-// evaluation of no defense vs SARSteer on the test slices, and the comparison report.
+// the whole pipeline on bundled data: the bundled model organism (data/organism, trained by
+// `sarsteer organism train`) on spoken versions of its own calibration and held-out questions,
+// or, with --model, any checkpoint on the bundled FigStep slices; SARSteer vectors from the
+// calibration items, an evaluation of no defense vs SARSteer on the test items, and the report.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/defense_flags.h"
@@ -17,9 +22,11 @@
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "eval/synth.h"
+#include "io/json_file.h"
 #include "io/manifest.h"
 #include "model/make_tiny.h"
 #include "model/model.h"
+#include "organism/train.h"
 #include "sarsteer/defaults.h"
 #include "sarsteer/error.h"
 #include "steer/extract.h"
@@ -39,7 +46,7 @@ fs::path data_dir() {
 struct DemoOptions {
     std::string out = "sarsteer-demo";
     ModelFlags model;
-    double alpha = defaults::kAlpha;
+    std::optional<double> alpha;  // default: the organism's measured α, else the paper's
     int64_t max_new_tokens = 32;
     int64_t batch = 8;
     bool json = false;
@@ -51,42 +58,90 @@ void step(const DemoOptions& opt, int index, const std::string& what) {
     if (!opt.json) std::cerr << "[" << index << "/" << kSteps << "] " << what << std::endl;
 }
 
+// The data a demo runs on: four manifests (harmful/benign x calibration/test), each with a
+// row limit, and the voices to speak them in.
+struct DemoData {
+    std::vector<std::pair<std::string, fs::path>> sets;  // name -> manifest
+    std::map<std::string, std::optional<std::size_t>> limit;
+    eval::SynthOptions voices;
+};
+
+DemoData organism_data(const fs::path& organism) {
+    DemoData d;
+    for (const char* set : {"harmful_train", "benign_train", "harmful_test", "benign_test"}) {
+        d.sets.emplace_back(set, organism / "data" / (std::string(set) + ".jsonl"));
+        d.limit[set] = std::string(set).ends_with("train") ? 28 : 14;
+    }
+    d.voices = organism::evaluation_voices(organism);
+    return d;
+}
+
+DemoData figstep_data() {
+    DemoData d;
+    const std::pair<const char*, const char*> sets[] = {
+        {"harmful_train", "figstep_harmful_train_mini"},
+        {"benign_train", "figstep_benign_train_mini"},
+        {"harmful_test", "figstep_harmful_test_mini"},
+        {"benign_test", "figstep_benign_test_mini"},
+    };
+    for (const auto& [name, file] : sets) {
+        d.sets.emplace_back(name, data_dir() / "datasets" / (std::string(file) + ".jsonl"));
+        d.limit[name] = std::nullopt;
+    }
+    d.voices.voices = {"en-us", "en-gb", "en+m3", "en+f2"};
+    d.voices.rate_min = 140;
+    d.voices.rate_max = 180;
+    return d;
+}
+
+// The organism's α as measured (data/organism/evaluation.json), else the paper's default.
+double default_alpha(const fs::path& model_dir) {
+    const auto measured = model_dir / "evaluation.json";
+    if (fs::exists(measured)) return io::read_json_file(measured).value("alpha", defaults::kAlpha);
+    return defaults::kAlpha;
+}
+
 void run_demo(DemoOptions opt) {
     const fs::path out = opt.out;
     std::error_code ec;
     fs::create_directories(out, ec);
     if (ec) throw Error(ErrorKind::kIo, out.string(), "cannot create folder: " + ec.message());
-    const bool tiny = opt.model.model.empty();
-    if (tiny) {
+    const fs::path organism = data_dir() / "organism";
+    const bool bundled = opt.model.model.empty();
+    const bool use_organism = bundled && fs::exists(organism / "config.json");
+    const bool tiny = bundled && !use_organism;
+    if (use_organism) {
+        opt.model.model = organism.string();
+        step(opt, 1, "using the bundled model organism " + opt.model.model + " (docs/organism.md)");
+    } else if (tiny) {
         opt.model.model = (out / "model").string();
         step(opt, 1, "writing a tiny random Qwen2-Audio checkpoint to " + opt.model.model);
         if (!fs::exists(out / "model" / "config.json")) model::make_tiny(out / "model");
     } else {
         step(opt, 1, "using the checkpoint " + opt.model.model);
     }
+    const double alpha = opt.alpha.value_or(default_alpha(opt.model.model));
     const auto model = load_model(opt.model);
 
-    step(opt, 2, "speaking the bundled FigStep slices with espeak-ng");
-    eval::SynthOptions voices;
-    voices.voices = {"en-us", "en-gb", "en+m3", "en+f2"};
-    voices.rate_min = 140;
-    voices.rate_max = 180;
+    const auto data = use_organism ? organism_data(organism) : figstep_data();
+    step(opt, 2,
+         use_organism ? "speaking the organism's training and held-out questions"
+                      : "speaking the bundled FigStep slices with espeak-ng");
     std::map<std::string, fs::path> spoken;
-    for (const char* set : {"figstep_harmful_train_mini", "figstep_benign_train_mini",
-                            "figstep_harmful_test_mini", "figstep_benign_test_mini"}) {
-        const auto result = eval::synthesize_manifest(
-            data_dir() / "datasets" / (std::string(set) + ".jsonl"), out / "audio" / set, voices);
-        spoken[set] = result.manifest;
+    for (const auto& [name, manifest] : data.sets) {
+        auto voices = data.voices;
+        voices.limit = data.limit.at(name);
+        spoken[name] = eval::synthesize_manifest(manifest, out / "audio" / name, voices).manifest;
     }
 
-    step(opt, 3, "extracting SARSteer vectors from the training slices");
-    const auto harmful = io::Manifest::load(spoken["figstep_harmful_train_mini"]);
-    const auto safe = io::Manifest::load(spoken["figstep_benign_train_mini"]);
+    step(opt, 3, "extracting SARSteer vectors from the calibration items");
+    const auto harmful = io::Manifest::load(spoken["harmful_train"]);
+    const auto safe = io::Manifest::load(spoken["benign_train"]);
     steer::ExtractOptions extract;
     extract.instruction = std::string(defaults::kInstruction);
     extract.refusal_prompt = std::string(defaults::kRefusalVariants[0]);
     extract.k = std::min<int64_t>(defaults::kSafeRank, static_cast<int64_t>(safe.items.size()));
-    extract.alpha = opt.alpha;
+    extract.alpha = alpha;
     extract.cache = out / "steer.acts.safetensors";
     const auto steer_file = out / "steer.safetensors";
     {
@@ -103,8 +158,7 @@ void run_demo(DemoOptions opt) {
     }
 
     EvalFlags eval_flags;
-    eval_flags.data = {spoken["figstep_harmful_test_mini"].string(),
-                       spoken["figstep_benign_test_mini"].string()};
+    eval_flags.data = {spoken["harmful_test"].string(), spoken["benign_test"].string()};
     eval_flags.batch = opt.batch;
     eval_flags.max_new_tokens = opt.max_new_tokens;
     eval_flags.temperature = 0.0;
@@ -123,7 +177,7 @@ void run_demo(DemoOptions opt) {
     DefenseFlags sarsteer;
     sarsteer.defense = "sarsteer";
     sarsteer.steer_file = steer_file.string();
-    sarsteer.alpha = opt.alpha;
+    sarsteer.alpha = alpha;
     evaluate(5, sarsteer, "sarsteer");
 
     step(opt, 6, "writing the report");
@@ -135,6 +189,12 @@ void run_demo(DemoOptions opt) {
     }
     std::cout << eval::render_markdown(summary) << "\nreport: " << (out / "report").string()
               << "/report.html (and summary.json, report.md)\n";
+    if (use_organism) {
+        std::cout << "\nThe model here is the project's trained model organism: a 1.6 M-parameter "
+                     "Qwen2-Audio trained on generated data to refuse harmful text and, never "
+                     "having heard a harmful request, to answer harmful speech. Its held-out "
+                     "numbers, and what they do and do not show, are in docs/organism.md.\n";
+    }
     if (tiny) {
         std::cout << "\nThe model here is a tiny random checkpoint: what it answers, and so every "
                      "rate above, means nothing about safety. The demo proves the pipeline "
@@ -153,10 +213,12 @@ void add_demo_command(CLI::App& app) {
         "evaluation of no defense vs SARSteer, report");
     cmd->add_option("--out", opt->out, "Output folder (re-running resumes)")->capture_default_str();
     cmd->add_option("--model", opt->model.model,
-                    "Checkpoint to use (default: a tiny random one written to OUT/model)");
+                    "Checkpoint to use, on the bundled FigStep slices (default: the bundled "
+                    "organism on its own data; a tiny random one if it is missing)");
     cmd->add_option("--threads", opt->model.threads, "CPU threads (0: all cores)")
         ->check(CLI::Range(0, 1024));
-    cmd->add_option("--alpha", opt->alpha, "Steering strength α")->capture_default_str();
+    cmd->add_option("--alpha", opt->alpha,
+                    "Steering strength α (default: the organism's measured α, else 0.1)");
     cmd->add_option("--max-new-tokens", opt->max_new_tokens, "Most tokens per answer")
         ->check(CLI::Range(int64_t{1}, int64_t{4096}))
         ->capture_default_str();

@@ -179,21 +179,8 @@ void run_evaluate(EvaluateFlags opt) {
         if (!opt.json) std::cerr << "organism: " << line << std::endl;
     };
 
-    // Speech in the voices the organism was trained with (training.json), else the defaults.
-    eval::SynthOptions voices;
-    {
-        const organism::TrainOptions defaults_;
-        voices.voices = defaults_.voices;
-        voices.rate_min = defaults_.rate_min;
-        voices.rate_max = defaults_.rate_max;
-        if (fs::exists(model_dir / "training.json")) {
-            const auto record = io::read_json_file(model_dir / "training.json");
-            voices.voices = record.value("voices", voices.voices);
-            voices.rate_min = record.value("rate_min", voices.rate_min);
-            voices.rate_max = record.value("rate_max", voices.rate_max);
-        }
-        voices.seed = 1000;  // not the training seed: evaluation speech differs from training's
-    }
+    // Speech in the voices the organism was trained with.
+    const auto voices = organism::evaluation_voices(model_dir);
     std::map<std::string, fs::path> spoken;
     std::map<std::string, std::string> topics;
     for (const char* set : {"harmful_train", "benign_train", "harmful_test", "benign_test"}) {

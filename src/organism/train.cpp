@@ -16,6 +16,7 @@
 
 #include "eval/synth.h"
 #include "io/atomic_file.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "io/sha256.h"
 #include "io/timestamp.h"
@@ -197,6 +198,22 @@ void status(const TrainOptions& o, const std::string& line) {
 }
 
 }  // namespace
+
+eval::SynthOptions evaluation_voices(const std::filesystem::path& organism_dir) {
+    const TrainOptions defaults;
+    eval::SynthOptions voices;
+    voices.voices = defaults.voices;
+    voices.rate_min = defaults.rate_min;
+    voices.rate_max = defaults.rate_max;
+    if (std::filesystem::exists(organism_dir / "training.json")) {
+        const auto record = io::read_json_file(organism_dir / "training.json");
+        voices.voices = record.value("voices", voices.voices);
+        voices.rate_min = record.value("rate_min", voices.rate_min);
+        voices.rate_max = record.value("rate_max", voices.rate_max);
+    }
+    voices.seed = 1000;  // training renders with the training seed (1 by default)
+    return voices;
+}
 
 TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry) {
     const auto start = Clock::now();

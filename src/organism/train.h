@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "eval/synth.h"
+
 namespace sarsteer::organism {
 
 struct TrainOptions {
@@ -63,6 +65,10 @@ struct OrganismGeometry {
     int64_t hidden = 128, layers = 4, heads = 4, kv_heads = 2, intermediate = 384;
     int32_t n_merges = 700;
 };
+
+// The speech settings to evaluate an organism with: the voices and rates of its training.json
+// (defaults when absent), with a seed of its own so that evaluation clips differ from training's.
+eval::SynthOptions evaluation_voices(const std::filesystem::path& organism_dir);
 
 // Writes tokenizer, config, weights, preprocessor/generation configs, data/*.jsonl manifests
 // and training.json into options.out. Throws Error on bad options or unwritable output.
