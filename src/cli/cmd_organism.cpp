@@ -46,25 +46,25 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--seed", o.seed, "Seed of data order, voices and initial weights")
         ->capture_default_str();
     cmd->add_option("--minutes", o.max_minutes, "Wall-clock cap; training stops early past it")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(0.01, 10000.0))
         ->capture_default_str();
     cmd->add_option("--text-steps", o.text_steps, "Stage 1 steps (text safety tuning)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(CLI::Range(int64_t{0}, int64_t{10000000}))
         ->capture_default_str();
     cmd->add_option("--audio-steps", o.audio_steps, "Stage 2 steps (benign audio grounding)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(CLI::Range(int64_t{0}, int64_t{10000000}))
         ->capture_default_str();
     cmd->add_option("--batch", o.batch, "Sequences per step")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(int64_t{1}, int64_t{1024}))
         ->capture_default_str();
     cmd->add_option("--lr", o.learning_rate, "Peak learning rate (AdamW)")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(1e-8, 1.0))
         ->capture_default_str();
     cmd->add_option("--text-replay", o.text_replay, "Share of text examples in stage 2")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
     cmd->add_option("--renders", o.renders_per_text, "Voices each spoken sentence is rendered in")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(1, 16))
         ->capture_default_str();
     cmd->add_option("--audio-refusal-prompt", o.audio_refusal_prompt,
                     "Stage 2 also teaches following the refusal prompt after benign audio")
@@ -72,7 +72,7 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--speech-cache", o.speech_cache,
                     "Keep rendered speech features in this file and reuse them across runs");
     cmd->add_option("-t,--threads", o.threads, "CPU threads (0: all cores)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(CLI::Range(0, 1024))
         ->capture_default_str();
     cmd->add_flag("--json", flags->json, "Print the summary as JSON on stdout");
     cmd->callback([flags] {
@@ -115,7 +115,7 @@ struct EvaluateFlags {
     std::string out = "organism-eval";
     std::optional<std::size_t> n;  // test items per set (default: all)
     std::size_t calibration = defaults::kCalibrationSamples;
-    double alpha = 1.0;
+    std::optional<double> alpha;  // default: the organism's evaluation.json, else 1
     int64_t k = defaults::kSafeRank;
     int64_t batch = 16;
     int64_t max_new_tokens = 48;
@@ -172,6 +172,10 @@ double refusal_rate(const nlohmann::json& run, const std::string& label) {
 void run_evaluate(EvaluateFlags opt) {
     const fs::path out = opt.out;
     const fs::path model_dir = opt.model.model;
+    if (!opt.alpha) {
+        const auto measured = model_dir / "evaluation.json";
+        opt.alpha = fs::exists(measured) ? io::read_json_file(measured).value("alpha", 1.0) : 1.0;
+    }
     std::error_code ec;
     fs::create_directories(out, ec);
     if (ec) throw Error(ErrorKind::kIo, out.string(), "cannot create folder: " + ec.message());
@@ -195,6 +199,37 @@ void run_evaluate(EvaluateFlags opt) {
         say(std::string("speaking ") + set);
         spoken[set] = eval::synthesize_manifest(manifest, out / "audio" / set, options).manifest;
     }
+    if (opt.split == "train") {
+        // Selection items (for choosing α without the test set): training items after the
+        // calibration ones.
+        for (const char* label : {"harmful", "benign"}) {
+            const auto text =
+                io::read_text_file(model_dir / "data" / (std::string(label) + "_train.jsonl"));
+            std::string rows;
+            std::size_t line = 0, start = 0;
+            const std::size_t first = opt.calibration, last = first + opt.n.value_or(56);
+            while (start < text.size()) {
+                const auto end = text.find('\n', start);
+                const auto next = end == std::string::npos ? text.size() : end + 1;
+                if (line >= first && line < last) rows += text.substr(start, next - start);
+                ++line;
+                start = next;
+            }
+            if (rows.empty()) {
+                throw Error(ErrorKind::kInvalidArgument, "--calibration",
+                            "leaves no training items to select on");
+            }
+            const auto selection = out / "data" / (std::string(label) + "_select.jsonl");
+            fs::create_directories(selection.parent_path());
+            io::write_file_atomic(selection, rows);
+            auto options = voices;
+            const auto set = std::string(label) + "_test";  // evaluated in place of the test set
+            say("speaking " + std::string(label) + " selection items");
+            spoken[set] = eval::synthesize_manifest(
+                              selection, out / "audio" / (std::string(label) + "_select"), options)
+                              .manifest;
+        }
+    }
     const auto model = load_model(opt.model);
 
     say("extracting SARSteer and LLM-steer vectors from the training split");
@@ -204,7 +239,7 @@ void run_evaluate(EvaluateFlags opt) {
     extract.instruction = std::string(defaults::kInstruction);
     extract.refusal_prompt = std::string(defaults::kRefusalPrompt);
     extract.k = std::min<int64_t>(opt.k, static_cast<int64_t>(safe.items.size()));
-    extract.alpha = opt.alpha;
+    extract.alpha = *opt.alpha;
     extract.cache = out / "steer.acts.safetensors";
     const auto steer_file = out / "steer.safetensors";
     const auto acts = steer::collect_activations(*model, harmful, safe, extract);
@@ -236,7 +271,7 @@ void run_evaluate(EvaluateFlags opt) {
         d.defense = defense;
         if (!file.empty()) {
             d.steer_file = file.string();
-            d.alpha = opt.alpha;
+            d.alpha = *opt.alpha;
         }
         const auto datasets = load_eval_datasets(flags);
         run_evaluation(*model, opt.model, datasets, flags, make_defense(d, *model, {}),
@@ -289,7 +324,7 @@ void run_evaluate(EvaluateFlags opt) {
          over("audio-refusal-steer") > over("audio-sarsteer")},
     };
     nlohmann::ordered_json report = {{"model", model_dir.string()},
-                                     {"alpha", opt.alpha},
+                                     {"alpha", *opt.alpha},
                                      {"k", extract.k},
                                      {"calibration", harmful.items.size()}};
     report["targets"] = nlohmann::json::array();
@@ -326,13 +361,19 @@ void add_evaluate(CLI::App& parent) {
     cmd->add_option("--model", opt->model.model, "Organism checkpoint (from `organism train`)")
         ->required();
     cmd->add_option("--out", opt->out, "Output folder (re-running resumes)")->capture_default_str();
-    cmd->add_option("-n", opt->n, "Held-out items per set (default: all)");
-    cmd->add_option("--calibration", opt->calibration, "Training items per set for the vectors")
-        ->check(CLI::PositiveNumber)
+    cmd->add_option("-n", opt->n, "Evaluation items per set (default: all)");
+    cmd->add_option("--split", opt->split,
+                    "test: the held-out items; train: training items after the calibration ones "
+                    "(to choose α without touching the test set)")
+        ->check(CLI::IsMember({"test", "train"}))
         ->capture_default_str();
-    cmd->add_option("--alpha", opt->alpha, "Steering strength α")->capture_default_str();
+    cmd->add_option("--calibration", opt->calibration, "Training items per set for the vectors")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{672}))
+        ->capture_default_str();
+    cmd->add_option("--alpha", opt->alpha,
+                    "Steering strength α (default: the organism's evaluation.json, else 1)");
     cmd->add_option("--k", opt->k, "Safe-space rank k")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(int64_t{1}, int64_t{4096}))
         ->capture_default_str();
     cmd->add_option("--batch", opt->batch, "Items generated together")
         ->check(CLI::Range(int64_t{1}, int64_t{256}))
