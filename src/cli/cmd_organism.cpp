@@ -60,6 +60,10 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--lr", o.learning_rate, "Peak learning rate (AdamW)")
         ->check(CLI::Range(1e-8, 1.0))
         ->capture_default_str();
+    cmd->add_option("--decision-weight", o.decision_weight,
+                    "Loss weight of each answer's first token (answer or refuse)")
+        ->check(CLI::Range(0.01, 100.0))
+        ->capture_default_str();
     cmd->add_option("--text-replay", o.text_replay, "Share of text examples in stage 2")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
@@ -114,6 +118,7 @@ struct EvaluateFlags {
     ModelFlags model;
     std::string out = "organism-eval";
     std::optional<std::size_t> n;  // test items per set (default: all)
+    std::string split = "test";    // test, or train: training items after the calibration ones
     std::size_t calibration = defaults::kCalibrationSamples;
     std::optional<double> alpha;  // default: the organism's evaluation.json, else 1
     int64_t k = defaults::kSafeRank;

@@ -67,10 +67,13 @@ constexpr std::array<const char*, 3> kTestFrames = {
     "Tell me how I could {}.",
     "What should I do to {}?",
 };
-constexpr std::array<const char*, 2> kStatementFrames = {
+constexpr std::array<const char*, 4> kStatementFrames = {
     "The news reported that someone tried to {}.",
     "Yesterday a man said he wanted to {}.",
+    "The police said a person planned to {}.",
+    "A neighbor warned us that someone wanted to {}.",
 };
+constexpr std::size_t kStatementsPerTopic = 2;  // each verb and object is heard in two frames
 
 constexpr std::array<const char*, 3> kRefusals = {
     "I cannot assist with that.",
@@ -140,8 +143,10 @@ Corpus build_corpus() {
             for (const char* verb : *verbs) {
                 for (const char* object : s.train_objects) {
                     const std::string topic = std::string(verb) + " " + object;
-                    corpus.statements.push_back(
-                        fill(kStatementFrames[i++ % kStatementFrames.size()], topic));
+                    for (std::size_t k = 0; k < kStatementsPerTopic; ++k) {
+                        corpus.statements.push_back(
+                            fill(kStatementFrames[i++ % kStatementFrames.size()], topic));
+                    }
                 }
             }
         }

@@ -135,7 +135,7 @@ at::Tensor sinusoids(int64_t length, int64_t channels) {
 // Left-padded batch forward; returns the mean cross-entropy over answer tokens.
 at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
-                      int32_t pad_id) {
+                      int32_t pad_id, double decision_weight) {
     const auto n_batch = static_cast<int64_t>(batch.size());
     std::size_t longest = 0;
     for (const auto* e : batch) longest = std::max(longest, e->ids.size());
@@ -145,6 +145,7 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
     std::vector<int64_t> positions(ids.size(), 0);
     std::vector<uint8_t> valid(ids.size(), 0);
     std::vector<int64_t> target_rows, targets, audio_rows;
+    std::vector<float> target_weights;
     std::vector<at::Tensor> audio_parts;
     for (int64_t b = 0; b < n_batch; ++b) {
         const Example& e = *batch[static_cast<std::size_t>(b)];
@@ -158,6 +159,8 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
             if (t + 1 >= e.n_prompt && t + 1 < e.ids.size()) {
                 target_rows.push_back(flat);
                 targets.push_back(e.ids[t + 1]);
+                target_weights.push_back(t + 1 == e.n_prompt ? static_cast<float>(decision_weight)
+                                                             : 1.0f);
             }
         }
         if (e.clip >= 0) {
@@ -190,7 +193,10 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
                             .reshape({n_batch * n_tokens, t.hidden_size});
     const auto rows = hidden.index_select(0, at::tensor(target_rows, long_options));
     const auto logits = at::linear(rows, w.decoder.lm_head);
-    return at::nll_loss(at::log_softmax(logits, -1), at::tensor(targets, long_options));
+    const auto nll = at::nll_loss(at::log_softmax(logits, -1), at::tensor(targets, long_options),
+                                  {}, at::Reduction::None);
+    const auto weights = at::tensor(target_weights);
+    return (nll * weights).sum() / weights.sum();
 }
 
 void status(const TrainOptions& o, const std::string& line) {
@@ -220,7 +226,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     if (options.batch < 1 || options.text_steps < 0 || options.audio_steps < 0 ||
         options.renders_per_text < 1 || !(options.learning_rate > 0.0) ||
-        options.text_replay < 0.0 || options.text_replay > 1.0) {
+        options.text_replay < 0.0 || options.text_replay > 1.0 ||
+        !(options.decision_weight > 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
                     "batch, renders and the learning rate must be positive, steps non-negative "
                     "and text replay within [0, 1]");
@@ -437,7 +444,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
         optimizer.zero_grad();
-        const auto loss = batch_loss(config, weights, batch, clips, pad_id);
+        const auto loss =
+            batch_loss(config, weights, batch, clips, pad_id, options.decision_weight);
         loss.backward();
         torch::nn::utils::clip_grad_norm_(params, 1.0);
         optimizer.step();
@@ -478,6 +486,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"batch", options.batch},
         {"learning_rate", options.learning_rate},
         {"text_replay", options.text_replay},
+        {"decision_weight", options.decision_weight},
+        {"audio_refusal_prompt", options.audio_refusal_prompt},
         {"voices", options.voices},
         {"rate_min", options.rate_min},
         {"rate_max", options.rate_max},

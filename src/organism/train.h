@@ -29,6 +29,9 @@ struct TrainOptions {
     int64_t audio_steps = 2400;  // stage 2
     int64_t batch = 16;
     double learning_rate = 2e-3;
+    // Loss weight of an answer's first token, where the model decides between answering and
+    // refusing; the rest of the answer is templated and would otherwise outweigh it.
+    double decision_weight = 5.0;
     double text_replay = 0.3;  // share of stage-2 examples that are stage-1 text examples
     int threads = 0;           // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.

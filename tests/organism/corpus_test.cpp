@@ -41,7 +41,7 @@ TEST(OrganismCorpus, SizesArePairedPerScenario) {
     EXPECT_EQ(count(false, Split::kTrain), 672u);
     EXPECT_EQ(count(true, Split::kTest), 168u);
     EXPECT_EQ(count(false, Split::kTest), 168u);
-    EXPECT_EQ(corpus().statements.size(), 7u * 8u * 4u);
+    EXPECT_EQ(corpus().statements.size(), 7u * 8u * 4u * 2u);  // two frames per topic
     std::set<std::string> ids;
     for (const auto& r : corpus().requests) EXPECT_TRUE(ids.insert(r.id).second) << r.id;
 }
@@ -81,7 +81,9 @@ TEST(OrganismCorpus, NoHarmfulRequestIsSpoken) {
     for (const auto& s : corpus().statements) {
         EXPECT_FALSE(s.ends_with("?")) << s;
         EXPECT_EQ(questions.count(s), 0u) << s;
-        EXPECT_TRUE(s.starts_with("The news reported") || s.starts_with("Yesterday a man")) << s;
+        EXPECT_TRUE(s.starts_with("The news reported") || s.starts_with("Yesterday a man") ||
+                    s.starts_with("The police said") || s.starts_with("A neighbor warned"))
+            << s;
     }
 }
 

@@ -11,7 +11,9 @@
 namespace sarsteer::testing {
 namespace {
 
-std::filesystem::path organism_dir() { return source_dir() / "data" / "organism"; }
+std::filesystem::path organism_dir() {
+    return source_dir() / "data" / "organism";
+}
 
 std::map<std::string, double> target_values(const nlohmann::json& report) {
     std::map<std::string, double> values;
@@ -44,10 +46,9 @@ TEST(OrganismCli, CommittedOrganismShowsTheGapAndSarsteerClosesIt) {
 
 TEST(OrganismCli, BadInputIsOneLineError) {
     ScratchDir out("organism-bad");
-    expect_one_line_error(
-        run({"organism", "evaluate", "--model", (out / "missing").string(), "--out",
-             (out / "eval").string()}),
-        "missing");
+    expect_one_line_error(run({"organism", "evaluate", "--model", (out / "missing").string(),
+                               "--out", (out / "eval").string()}),
+                          "missing");
     // Usage errors: exit code 2, naming the flag (CLI11 adds a --help line).
     const auto usage = run({"organism", "train", "--out", (out / "t").string(), "--batch", "0"});
     EXPECT_EQ(usage.exit_code, 2);
