@@ -352,7 +352,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
         const auto& r = corpus.requests[i];
         if (r.split != Split::kTrain) continue;
-        const bool alt = i % 2 == 1;
+        // Requests come in (harmful, benign) pairs: alternate the system prompt per pair, so
+        // that each system prompt sees both labels (per request, all harmful ones got one).
+        const bool alt = (i / 2) % 2 == 1;
         const auto answer = r.harmful ? refusal(i) : compliant_answer(r);
         text_examples.push_back(text_example(tok, r.question, answer, alt, im_end));
         text_examples.push_back(text_example(tok, r.question + std::string(kRefusalPrompt),
