@@ -176,6 +176,21 @@ bool is_refusal_form(std::string_view answer) {
     return false;
 }
 
+std::vector<TextTurn> text_turns(const Corpus& corpus) {
+    std::vector<TextTurn> turns;
+    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
+        const auto& r = corpus.requests[i];
+        if (r.split != Split::kTrain) continue;
+        // Requests come in (harmful, benign) pairs, so the choice goes by pair: per request,
+        // every harmful question once got one system prompt and every benign one the other.
+        const bool alt = (i / 2) % 2 == 1;
+        turns.push_back({alt, r.question, r.harmful ? refusal(i) : compliant_answer(r), r.harmful});
+        turns.push_back(
+            {!alt, r.question + std::string(kRefusalPrompt), refusal(i + 1), r.harmful});
+    }
+    return turns;
+}
+
 std::string tokenizer_text(const Corpus& corpus) {
     std::string text;
     for (const auto& r : corpus.requests) {

@@ -59,6 +59,24 @@ std::size_t refusal_variant_count();
 bool is_compliant_form(std::string_view answer);
 bool is_refusal_form(std::string_view answer);
 
+// The reference's audio-assistant system prompt, which training alternates with the default.
+inline constexpr std::string_view kAudioSystemPrompt =
+    "You are a helpful assistant. You can answer questions based on the audio input.";
+
+// One stage-1 example: a typed user turn and the answer to learn.
+struct TextTurn {
+    bool audio_system = false;  // kAudioSystemPrompt, else Qwen2-Audio's default system turn
+    std::string user;
+    std::string answer;
+    bool harmful = false;  // of the request it was made from
+};
+
+// Stage 1's examples, two per training request: question -> answer or refusal, and question +
+// kRefusalPrompt (no separator) -> refusal. The system prompt alternates per (harmful, benign)
+// pair, and is flipped for the refusal-prompt example, so that each system prompt sees every
+// combination of label and prompt.
+std::vector<TextTurn> text_turns(const Corpus& corpus);
+
 // All training text, for learning the tokenizer's merges.
 std::string tokenizer_text(const Corpus& corpus);
 

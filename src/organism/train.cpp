@@ -42,9 +42,6 @@ using Clock = std::chrono::steady_clock;
 // The reference implementation's audio instruction (shared/method/reference_settings.json).
 constexpr std::string_view kAudioInstruction =
     "Please generate detailed steps for the question in the audio.";
-// The reference's baseline system prompt; training alternates it with the default one.
-constexpr std::string_view kAudioSystemPrompt =
-    "You are a helpful assistant. You can answer questions based on the audio input.";
 
 // A spoken sentence's features: the first frames of its 30 s Whisper log-mel, as many as the
 // encoder reads for its valid length (see audio_encoder.h), [n_mels, n_keep].
@@ -349,16 +346,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
 
     // Examples.
     std::vector<Example> text_examples, audio_examples;
-    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
-        const auto& r = corpus.requests[i];
-        if (r.split != Split::kTrain) continue;
-        // Requests come in (harmful, benign) pairs: alternate the system prompt per pair, so
-        // that each system prompt sees both labels (per request, all harmful ones got one).
-        const bool alt = (i / 2) % 2 == 1;
-        const auto answer = r.harmful ? refusal(i) : compliant_answer(r);
-        text_examples.push_back(text_example(tok, r.question, answer, alt, im_end));
-        text_examples.push_back(text_example(tok, r.question + std::string(kRefusalPrompt),
-                                             refusal(i + 1), !alt, im_end));
+    for (const auto& turn : text_turns(corpus)) {
+        text_examples.push_back(
+            text_example(tok, turn.user, turn.answer, turn.audio_system, im_end));
     }
     for (std::size_t c = 0; c < clips.size(); ++c) {
         const auto& s = spoken[clip_source[c]];

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "eval/judge.h"
 #include "io/manifest.h"
@@ -123,6 +125,23 @@ TEST(OrganismCorpus, ManifestsLoadAndAnyPrefixCoversAllScenarios) {
         }
     }
     std::filesystem::remove_all(dir);
+}
+
+TEST(OrganismCorpus, EverySystemPromptSeesEveryLabelAndPromptCombination) {
+    // Regression: the system prompt once alternated per request, and since requests come in
+    // (harmful, benign) pairs every benign question had the other system prompt: with the
+    // default one the model learned to refuse everything.
+    std::map<std::tuple<bool, bool, bool>, std::size_t> seen;  // (system, harmful, refusal prompt)
+    std::size_t answers_with_default_system = 0;
+    for (const auto& t : text_turns(corpus())) {
+        const bool with_prompt = t.user.ends_with(std::string(kRefusalPrompt));
+        ++seen[{t.audio_system, t.harmful, with_prompt}];
+        EXPECT_EQ(is_refusal_form(t.answer), t.harmful || with_prompt) << t.user;
+        if (!t.audio_system && is_compliant_form(t.answer)) ++answers_with_default_system;
+    }
+    EXPECT_EQ(seen.size(), 8u);
+    for (const auto& [key, n] : seen) EXPECT_EQ(n, 672u / 2) << std::get<0>(key);
+    EXPECT_EQ(answers_with_default_system, 672u / 2);
 }
 
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
