@@ -131,7 +131,9 @@ void run_demo(DemoOptions opt) {
     for (const auto& [name, manifest] : data.sets) {
         auto voices = data.voices;
         voices.limit = data.limit.at(name);
-        spoken[name] = eval::synthesize_manifest(manifest, out / "audio" / name, voices).manifest;
+        // The audio folder is named after the manifest (audio/figstep_harmful_test_mini/...).
+        spoken[name] =
+            eval::synthesize_manifest(manifest, out / "audio" / manifest.stem(), voices).manifest;
     }
 
     step(opt, 3, "extracting SARSteer vectors from the calibration items");
