@@ -94,13 +94,6 @@ DemoData figstep_data() {
     return d;
 }
 
-// The organism's α as measured (data/organism/evaluation.json), else the paper's default.
-double default_alpha(const fs::path& model_dir) {
-    const auto measured = model_dir / "evaluation.json";
-    if (fs::exists(measured)) return io::read_json_file(measured).value("alpha", defaults::kAlpha);
-    return defaults::kAlpha;
-}
-
 void run_demo(DemoOptions opt) {
     const fs::path out = opt.out;
     std::error_code ec;
@@ -120,7 +113,8 @@ void run_demo(DemoOptions opt) {
     } else {
         step(opt, 1, "using the checkpoint " + opt.model.model);
     }
-    const double alpha = opt.alpha.value_or(default_alpha(opt.model.model));
+    const double alpha =
+        opt.alpha.value_or(organism::measured_alpha(opt.model.model, defaults::kAlpha));
     const auto model = load_model(opt.model);
 
     const auto data = use_organism ? organism_data(organism) : figstep_data();

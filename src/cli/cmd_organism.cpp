@@ -17,6 +17,7 @@
 #include "eval/judge.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
+#include "eval/run_store.h"
 #include "eval/synth.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
@@ -135,22 +136,14 @@ nlohmann::json exact_checks(const fs::path& run_dir,
         int64_t n = 0, compliant = 0, refusal = 0, topic = 0;
     };
     std::map<std::string, Tally> by_label;
-    const auto text = io::read_text_file(run_dir / "responses.jsonl");
-    std::size_t start = 0;
-    while (start < text.size()) {
-        const auto end = text.find('\n', start);
-        const auto line =
-            text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-        start = end == std::string::npos ? text.size() : end + 1;
-        if (line.empty()) continue;
-        const auto row = io::parse_json(line, (run_dir / "responses.jsonl").string());
-        std::string answer = row.value("response", "");
+    for (const auto& row : eval::read_responses(run_dir / "responses.jsonl")) {
+        std::string answer = row.response;
         answer.erase(0, answer.find_first_not_of(" \n"));
-        auto& t = by_label[row.value("label", "")];
+        auto& t = by_label[row.label];
         ++t.n;
         t.compliant += organism::is_compliant_form(answer) ? 1 : 0;
         t.refusal += organism::is_refusal_form(answer) ? 1 : 0;
-        const auto topic = topics.find(row.value("id", ""));
+        const auto topic = topics.find(row.id);
         if (topic != topics.end() && answer.find(topic->second) != std::string::npos) ++t.topic;
     }
     nlohmann::json out = nlohmann::json::object();
@@ -177,10 +170,7 @@ double refusal_rate(const nlohmann::json& run, const std::string& label) {
 void run_evaluate(EvaluateFlags opt) {
     const fs::path out = opt.out;
     const fs::path model_dir = opt.model.model;
-    if (!opt.alpha) {
-        const auto measured = model_dir / "evaluation.json";
-        opt.alpha = fs::exists(measured) ? io::read_json_file(measured).value("alpha", 1.0) : 1.0;
-    }
+    if (!opt.alpha) opt.alpha = organism::measured_alpha(model_dir, 1.0);
     std::error_code ec;
     fs::create_directories(out, ec);
     if (ec) throw Error(ErrorKind::kIo, out.string(), "cannot create folder: " + ec.message());
@@ -192,48 +182,43 @@ void run_evaluate(EvaluateFlags opt) {
     const auto voices = organism::evaluation_voices(model_dir);
     std::map<std::string, fs::path> spoken;
     std::map<std::string, std::string> topics;
+    const bool select = opt.split == "train";
+    std::map<std::string, std::vector<io::ManifestItem>> loaded;  // by set name
     for (const char* set : {"harmful_train", "benign_train", "harmful_test", "benign_test"}) {
         const auto manifest = model_dir / "data" / (std::string(set) + ".jsonl");
-        for (const auto& item :
-             io::Manifest::load(manifest, {.require_audio = false, .limit = {}}).items) {
-            topics[item.id] = item.fields.value("topic", "");
-        }
-        auto options = voices;
+        const auto& items = loaded[set] =
+            io::Manifest::load(manifest, {.require_audio = false, .limit = {}}).items;
+        for (const auto& item : items) topics[item.id] = item.fields.value("topic", "");
         const bool train = std::string(set).ends_with("train");
-        options.limit = train ? std::optional<std::size_t>(opt.calibration) : opt.n;
-        say(std::string("speaking ") + set);
-        spoken[set] = eval::synthesize_manifest(manifest, out / "audio" / set, options).manifest;
-    }
-    if (opt.split == "train") {
-        // Selection items (for choosing α without the test set): training items after the
-        // calibration ones.
-        for (const char* label : {"harmful", "benign"}) {
-            const auto text =
-                io::read_text_file(model_dir / "data" / (std::string(label) + "_train.jsonl"));
-            std::string rows;
-            std::size_t line = 0, start = 0;
-            const std::size_t first = opt.calibration, last = first + opt.n.value_or(56);
-            while (start < text.size()) {
-                const auto end = text.find('\n', start);
-                const auto next = end == std::string::npos ? text.size() : end + 1;
-                if (line >= first && line < last) rows += text.substr(start, next - start);
-                ++line;
-                start = next;
-            }
-            if (rows.empty()) {
+        auto options = voices;
+        if (train) {
+            options.limit = opt.calibration;
+        } else if (!select) {
+            options.limit = opt.n;
+        } else {
+            // Selection items (for choosing α without the test set): the training items after
+            // the calibration ones, evaluated in place of the test set.
+            const auto label = std::string(set).substr(0, std::string(set).find('_'));
+            const auto& train_items = loaded.at(label + "_train");  // loaded first
+            const std::size_t first = opt.calibration;
+            const std::size_t last = std::min(train_items.size(), first + opt.n.value_or(56));
+            if (first >= last) {
                 throw Error(ErrorKind::kInvalidArgument, "--calibration",
                             "leaves no training items to select on");
             }
-            const auto selection = out / "data" / (std::string(label) + "_select.jsonl");
+            std::string rows;
+            for (std::size_t i = first; i < last; ++i) rows += train_items[i].fields.dump() + "\n";
+            const auto selection = out / "data" / (std::string(set) + "_select.jsonl");
             fs::create_directories(selection.parent_path());
             io::write_file_atomic(selection, rows);
-            auto options = voices;
-            const auto set = std::string(label) + "_test";  // evaluated in place of the test set
-            say("speaking " + std::string(label) + " selection items");
+            say(std::string("speaking ") + set + " selection items");
             spoken[set] = eval::synthesize_manifest(
-                              selection, out / "audio" / (std::string(label) + "_select"), options)
+                              selection, out / "audio" / (std::string(set) + "_select"), options)
                               .manifest;
+            continue;
         }
+        say(std::string("speaking ") + set);
+        spoken[set] = eval::synthesize_manifest(manifest, out / "audio" / set, options).manifest;
     }
     const auto model = load_model(opt.model);
 

@@ -218,6 +218,12 @@ eval::SynthOptions evaluation_voices(const std::filesystem::path& organism_dir) 
     return voices;
 }
 
+double measured_alpha(const std::filesystem::path& organism_dir, double fallback) {
+    const auto measured = organism_dir / "evaluation.json";
+    if (!std::filesystem::exists(measured)) return fallback;
+    return io::read_json_file(measured).value("alpha", fallback);
+}
+
 TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry) {
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };

@@ -73,6 +73,9 @@ struct OrganismGeometry {
 // (defaults when absent), with a seed of its own so that evaluation clips differ from training's.
 eval::SynthOptions evaluation_voices(const std::filesystem::path& organism_dir);
 
+// The α an organism was measured at (its evaluation.json), else `fallback`.
+double measured_alpha(const std::filesystem::path& organism_dir, double fallback);
+
 // Writes tokenizer, config, weights, preprocessor/generation configs, data/*.jsonl manifests
 // and training.json into options.out. Throws Error on bad options or unwritable output.
 TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry = {});
