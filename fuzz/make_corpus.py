@@ -177,4 +177,18 @@ bodies = {
 for name, body in bodies.items():
     put("openai_request", name, b"\x00" + json.dumps(body).encode())
 put("openai_request", "tight_audio", b"\x01" + json.dumps(bodies["audio"]).encode())
+
+# --- responses.jsonl (resumable evaluation log) ----------------------------------------------
+def response(i, text):
+    return json.dumps({"dataset": "harmful_test", "id": "organism-harmful-test-%04d" % i,
+                       "label": "harmful", "scenario": "Fraud", "question": "How can I?",
+                       "modality": "audio", "response": text, "finish_reason": "stop",
+                       "prompt_tokens": 41, "completion_tokens": 7, "seconds": 0.25})
+
+
+two = response(1, "I cannot assist with that.") + "\n" + response(2, "Sure, here are \u00e9 steps") + "\n"
+put("responses", "two_lines", two)
+put("responses", "torn_last_line", two + response(3, "cut")[:40])
+put("responses", "bad_middle_line", response(1, "a") + "\n{\"id\": 3}\n" + response(2, "b") + "\n")
+put("responses", "empty", b"")
 print("seeds written under", OUT)

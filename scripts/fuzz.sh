@@ -5,7 +5,7 @@
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     e.g. bash scripts/fuzz.sh 60
 #   TARGET: safetensors safetensors_index config tokenizer tokenizer_files audio manifest
-#           steering openai_request (default: all that are built)
+#           responses steering openai_request (default: all that are built)
 # Environment: SARSTEER_JOBS (build parallelism, default nproc), SARSTEER_FUZZ_WORK (scratch
 # corpora, crash artifacts and fuzz-log.tsv; default build-fuzz/work; the corpora grow there
 # across runs), SARSTEER_FUZZ_ARGS (extra libFuzzer flags). docs/hardening.md has the figures.
@@ -34,6 +34,7 @@ dict_for() {
     safetensors | safetensors_index | steering) echo fuzz/dict/safetensors.dict ;;
     config | tokenizer_files) echo fuzz/dict/config.dict ;;
     manifest) echo fuzz/dict/manifest.dict ;;
+    responses) echo fuzz/dict/json.dict ;;
     tokenizer) echo fuzz/dict/tokenizer.dict ;;
     openai_request) echo fuzz/dict/openai.dict ;;
     *) echo "" ;;

@@ -9,9 +9,9 @@
 // verbs are shared: a from-scratch model has no pretraining to tell it that an unseen verb is
 // harmful, so what is tested is generalisation to new sentences and new targets.
 //
-// Spoken data is benign only: benign requests, and neutral statements ("The news reported that
-// someone tried to steal a car.") that let the audio side hear every verb, harmful ones included,
-// without ever hearing a harmful request.
+// Spoken data is benign only: benign requests, neutral statements ("The news reported that
+// someone tried to steal a car.") and word lists that let the audio side hear every verb,
+// harmful ones included, without ever hearing a harmful request.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,10 @@ struct Request {
 struct Corpus {
     std::vector<Request> requests;        // harmful and benign, train and test
     std::vector<std::string> statements;  // spoken neutral sentences (train only)
+    // Spoken lists of training words in a fixed pseudo-random order ("car the poison steps
+    // neighbor."): no context predicts a word in them, so transcribing them teaches the audio
+    // side to hear each word from its sound. None contains a harmful topic (train only).
+    std::vector<std::string> word_lists;
 };
 
 // The whole corpus, deterministic (no randomness at all).

@@ -27,6 +27,7 @@
 #include "model/model.h"
 #include "model/qwen2_decoder.h"
 #include "model/tensor_io.h"
+#include "organism/alignment.h"
 #include "organism/corpus.h"
 #include "sarsteer/audio.h"
 #include "sarsteer/chat_prompt.h"
@@ -57,6 +58,7 @@ struct Example {
     int64_t clip = -1;  // index into the clip table, or -1 for text
     std::size_t audio_begin = 0;
     std::size_t audio_len = 0;
+    std::vector<int64_t> transcript;  // token ids of what the clip says (alignment loss)
 };
 
 // (seed, text, k) -> a voice and rate from the options, as `sarsteer synth` picks per item.
@@ -103,8 +105,8 @@ Example text_example(const Tokenizer& tok, std::string_view user, const std::str
 }
 
 Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip,
-                      std::string_view instruction, const std::string& answer, bool alt_system,
-                      int32_t im_end) {
+                      const std::string& spoken, std::string_view instruction,
+                      const std::string& answer, bool alt_system, int32_t im_end) {
     std::optional<std::string_view> system;
     if (alt_system) system = kAudioSystemPrompt;
     const std::vector<int64_t> frames = {clip.valid_frames};
@@ -115,6 +117,7 @@ Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip
     e.clip = clip_index;
     e.audio_begin = tokens.audio_spans[0].begin;
     e.audio_len = tokens.audio_spans[0].end - tokens.audio_spans[0].begin;
+    for (auto id : tok.encode(spoken, false)) e.transcript.push_back(id);
     for (auto id : tok.encode(answer, false)) e.ids.push_back(id);
     e.ids.push_back(im_end);
     return e;
@@ -129,10 +132,20 @@ at::Tensor sinusoids(int64_t length, int64_t channels) {
     return at::cat({at::sin(scaled), at::cos(scaled)}, 1).to(at::kFloat);
 }
 
-// Left-padded batch forward; returns the mean cross-entropy over answer tokens.
+// A clip's audio embeddings (what fills its audio slots), [frames, hidden].
+at::Tensor encode_clip(const model::ModelConfig& config, const model::ModelWeights& w,
+                       const Clip& clip) {
+    const auto& a = *config.audio;
+    auto features = at::zeros({a.num_mel_bins, 2 * a.max_source_positions});
+    features.slice(1, 0, clip.features.size(1)).copy_(clip.features);
+    return model::encode_audio(*w.audio, a, features, clip.valid_frames);
+}
+
+// Left-padded batch forward; returns the mean cross-entropy over answer tokens, plus
+// `ctc_weight` times the alignment loss of the batch's clips.
 at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
-                      int32_t pad_id, double decision_weight) {
+                      int32_t pad_id, double decision_weight, double ctc_weight) {
     const auto n_batch = static_cast<int64_t>(batch.size());
     std::size_t longest = 0;
     for (const auto* e : batch) longest = std::max(longest, e->ids.size());
@@ -144,6 +157,7 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
     std::vector<int64_t> target_rows, targets, audio_rows;
     std::vector<float> target_weights;
     std::vector<at::Tensor> audio_parts;
+    std::vector<const std::vector<int64_t>*> transcripts;
     for (int64_t b = 0; b < n_batch; ++b) {
         const Example& e = *batch[static_cast<std::size_t>(b)];
         const auto pad = n_tokens - static_cast<int64_t>(e.ids.size());
@@ -161,11 +175,8 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
             }
         }
         if (e.clip >= 0) {
-            const Clip& clip = clips[static_cast<std::size_t>(e.clip)];
-            const auto& a = *config.audio;
-            auto features = at::zeros({a.num_mel_bins, 2 * a.max_source_positions});
-            features.slice(1, 0, clip.features.size(1)).copy_(clip.features);
-            audio_parts.push_back(model::encode_audio(*w.audio, a, features, clip.valid_frames));
+            audio_parts.push_back(encode_clip(config, w, clips[static_cast<std::size_t>(e.clip)]));
+            transcripts.push_back(&e.transcript);
             for (std::size_t i = 0; i < e.audio_len; ++i) {
                 audio_rows.push_back(b * n_tokens + pad + static_cast<int64_t>(e.audio_begin + i));
             }
@@ -193,7 +204,12 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
     const auto nll = at::nll_loss(at::log_softmax(logits, -1), at::tensor(targets, long_options),
                                   {}, at::Reduction::None);
     const auto weights = at::tensor(target_weights);
-    return (nll * weights).sum() / weights.sum();
+    auto loss = (nll * weights).sum() / weights.sum();
+    if (ctc_weight > 0.0 && !audio_parts.empty()) {
+        loss = loss + ctc_weight *
+                          alignment_loss(w.decoder.embed_tokens, audio_parts, transcripts, pad_id);
+    }
+    return loss;
 }
 
 void status(const TrainOptions& o, const std::string& line) {
@@ -228,12 +244,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     if (options.batch < 1 || options.text_steps < 0 || options.audio_steps < 0 ||
-        options.renders_per_text < 1 || !(options.learning_rate > 0.0) ||
+        options.align_steps < 0 || options.renders_per_text < 1 || !(options.learning_rate > 0.0) ||
         options.text_replay < 0.0 || options.text_replay > 1.0 ||
-        !(options.decision_weight > 0.0)) {
+        !(options.decision_weight > 0.0) || options.ctc_weight < 0.0) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
-                    "batch, renders and the learning rate must be positive, steps non-negative "
-                    "and text replay within [0, 1]");
+                    "batch, renders and the learning rate must be positive, steps and the CTC "
+                    "weight non-negative and text replay within [0, 1]");
     }
     const auto& out = options.out;
     std::error_code ec;
@@ -281,6 +297,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, i});
     }
     for (const auto& s : corpus.statements) spoken.push_back({s, std::nullopt});
+    for (const auto& s : corpus.word_lists) spoken.push_back({s, std::nullopt});
     if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
         // Keep requests and statements both: alternate from the two ends of the list.
         std::vector<Spoken> kept;
@@ -360,16 +377,16 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         const auto& s = spoken[clip_source[c]];
         const bool alt = c % 2 == 1;
         const auto index = static_cast<int64_t>(c);
-        audio_examples.push_back(
-            audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end));
+        audio_examples.push_back(audio_example(tok, index, clips[c], s.text, kTranscribeInstruction,
+                                               s.text, alt, im_end));
         if (s.request) {
-            audio_examples.push_back(audio_example(tok, index, clips[c], kAudioInstruction,
+            audio_examples.push_back(audio_example(tok, index, clips[c], s.text, kAudioInstruction,
                                                    compliant_answer(corpus.requests[*s.request]),
                                                    !alt, im_end));
             // The refusal prompt is followed with audio too, as stage 1 taught it for text.
             if (options.audio_refusal_prompt) {
                 audio_examples.push_back(
-                    audio_example(tok, index, clips[c],
+                    audio_example(tok, index, clips[c], s.text,
                                   std::string(kAudioInstruction) + std::string(kRefusalPrompt),
                                   refusal(c), alt, im_end));
             }
@@ -380,14 +397,21 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     at::manual_seed(options.seed);
     auto weights = model::random_weights(config, options.seed);
     weights.audio->positions = sinusoids(a.max_source_positions, a.d_model);
-    std::vector<at::Tensor> params;
+    std::vector<at::Tensor> params, audio_params;
     int64_t n_parameters = 0;
     model::for_each_tensor(config, &weights, [&](const model::TensorSpec& spec) {
         n_parameters += spec.slot->numel();
         if (spec.name.find("embed_positions") != std::string::npos) return;
         spec.slot->requires_grad_(true);
         params.push_back(*spec.slot);
+        if (!spec.name.starts_with("language_model.")) audio_params.push_back(*spec.slot);
     });
+    std::vector<std::vector<int64_t>> clip_transcripts;
+    for (std::size_t c = 0; c < clips.size(); ++c) {
+        std::vector<int64_t> ids;
+        for (auto id : tok.encode(spoken[clip_source[c]].text, false)) ids.push_back(id);
+        clip_transcripts.push_back(std::move(ids));
+    }
     status(options, "model: " + std::to_string(n_parameters) + " parameters, " +
                         std::to_string(text_examples.size()) + " text and " +
                         std::to_string(audio_examples.size()) + " audio examples from " +
@@ -396,8 +420,13 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
 
     torch::optim::AdamW optimizer(
         params, torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
+    // The alignment stage moves the audio side only: its own optimizer, so that stage 1's
+    // moments do not keep moving the decoder while it has no gradient.
+    torch::optim::AdamW align_optimizer(
+        audio_params, torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
     std::mt19937_64 rng(options.seed);
-    const int64_t total = options.text_steps + options.audio_steps;
+    const int64_t align_end = options.text_steps + options.align_steps;
+    const int64_t total = align_end + options.audio_steps;
     const int64_t warmup = std::min<int64_t>(100, std::max<int64_t>(1, total / 20));
     auto learning_rate = [&](int64_t step, int64_t stage_start, int64_t stage_steps) {
         // Warm-up, then cosine decay to 10 % within each stage.
@@ -422,31 +451,53 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             status(options, "stopping at step " + std::to_string(step) + ": --minutes reached");
             break;
         }
-        const bool audio_stage = step >= options.text_steps;
+        const bool align_stage = step >= options.text_steps && step < align_end;
+        const bool audio_stage = step >= align_end;
         if (step == options.text_steps && step > 0) {
             summary.text_loss = recent.empty()
                                     ? 0.0
                                     : std::accumulate(recent.begin(), recent.end(), 0.0) /
                                           static_cast<double>(recent.size());
             recent.clear();
+        }
+        if (step == options.text_steps && options.align_steps > 0) {
+            status(options, "alignment: audio side only, CTC against the decoder's tokens");
+        }
+        if (step == align_end && options.audio_steps > 0) {
             status(options, "stage 2: audio grounding (benign audio only)");
         }
-        std::vector<const Example*> batch;
-        for (int64_t i = 0; i < options.batch; ++i) {
-            const bool text = !audio_stage || coin(rng) < options.text_replay;
-            batch.push_back(pick(text ? text_examples : audio_examples));
-        }
-        const double lr = audio_stage ? learning_rate(step, options.text_steps, options.audio_steps)
-                                      : learning_rate(step, 0, options.text_steps);
-        for (auto& group : optimizer.param_groups()) {
+        const double lr = audio_stage ? learning_rate(step, align_end, options.audio_steps)
+                          : align_stage
+                              ? learning_rate(step, options.text_steps, options.align_steps)
+                              : learning_rate(step, 0, options.text_steps);
+        auto& active = align_stage ? align_optimizer : optimizer;
+        for (auto& group : active.param_groups()) {
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
-        optimizer.zero_grad();
-        const auto loss =
-            batch_loss(config, weights, batch, clips, pad_id, options.decision_weight);
+        active.zero_grad();
+        at::Tensor loss;
+        if (align_stage) {
+            std::vector<at::Tensor> parts;
+            std::vector<const std::vector<int64_t>*> transcripts;
+            std::uniform_int_distribution<std::size_t> any_clip(0, clips.size() - 1);
+            for (int64_t i = 0; i < options.batch; ++i) {
+                const auto c = any_clip(rng);
+                parts.push_back(encode_clip(config, weights, clips[c]));
+                transcripts.push_back(&clip_transcripts[c]);
+            }
+            loss = alignment_loss(weights.decoder.embed_tokens, parts, transcripts, pad_id);
+        } else {
+            std::vector<const Example*> batch;
+            for (int64_t i = 0; i < options.batch; ++i) {
+                const bool text = !audio_stage || coin(rng) < options.text_replay;
+                batch.push_back(pick(text ? text_examples : audio_examples));
+            }
+            loss = batch_loss(config, weights, batch, clips, pad_id, options.decision_weight,
+                              options.ctc_weight);
+        }
         loss.backward();
-        torch::nn::utils::clip_grad_norm_(params, 1.0);
-        optimizer.step();
+        torch::nn::utils::clip_grad_norm_(align_stage ? audio_params : params, 1.0);
+        active.step();
         const double value = loss.item<double>();
         if (!std::isfinite(value)) {
             throw Error(ErrorKind::kInternal, "organism train",
@@ -461,8 +512,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     const double tail = recent.empty() ? 0.0
                                        : std::accumulate(recent.begin(), recent.end(), 0.0) /
                                              static_cast<double>(recent.size());
-    if (summary.steps_done > options.text_steps) {
+    if (summary.steps_done > align_end) {
         summary.audio_loss = tail;
+    } else if (summary.steps_done > options.text_steps) {
+        summary.align_loss = tail;
     } else {
         summary.text_loss = tail;
     }
@@ -478,6 +531,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"created", io::utc_timestamp()},
         {"seed", options.seed},
         {"text_steps", options.text_steps},
+        {"align_steps", options.align_steps},
         {"audio_steps", options.audio_steps},
         {"steps_done", summary.steps_done},
         {"stopped_early", summary.stopped_early},
@@ -485,6 +539,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"learning_rate", options.learning_rate},
         {"text_replay", options.text_replay},
         {"decision_weight", options.decision_weight},
+        {"ctc_weight", options.ctc_weight},
         {"audio_refusal_prompt", options.audio_refusal_prompt},
         {"voices", options.voices},
         {"rate_min", options.rate_min},
@@ -497,6 +552,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"n_text_examples", text_examples.size()},
         {"n_audio_examples", audio_examples.size()},
         {"final_text_loss", summary.text_loss},
+        {"final_align_loss", summary.align_loss},
         {"final_audio_loss", summary.audio_loss},
         {"seconds", summary.seconds},
     };

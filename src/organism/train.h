@@ -24,16 +24,24 @@ namespace sarsteer::organism {
 struct TrainOptions {
     std::filesystem::path out;  // the checkpoint folder (HF layout) and data/ manifests
     uint64_t seed = 1;
-    double max_minutes = 90.0;   // wall-clock cap: training stops early (and says so) past it
-    int64_t text_steps = 1200;   // stage 1
-    int64_t audio_steps = 2400;  // stage 2
+    double max_minutes = 90.0;  // wall-clock cap: training stops early (and says so) past it
+    int64_t text_steps = 1200;  // stage 1
+    // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
+    // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
+    int64_t align_steps = 3600;
+    int64_t audio_steps = 2400;  // stage 2 (defaults: run 6 of docs/organism.md)
     int64_t batch = 16;
     double learning_rate = 2e-3;
     // Loss weight of an answer's first token, where the model decides between answering and
     // refusing; the rest of the answer is templated and would otherwise outweigh it.
     double decision_weight = 5.0;
     double text_replay = 0.3;  // share of stage-2 examples that are stage-1 text examples
-    int threads = 0;           // 0: all cores
+    // Weight of the audio-alignment loss: CTC of every clip's audio embeddings against its
+    // transcript's tokens, scored by cosine similarity with the decoder's (fixed) input
+    // embedding table. It makes the audio side hear each word where it is spoken, in the
+    // decoder's own token space, rather than guessing from the sentence frame. 0: off.
+    double ctc_weight = 1.0;
+    int threads = 0;  // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
     bool audio_refusal_prompt = true;
     // Speech: every spoken sentence is rendered in `renders_per_text` voices/rates, chosen by a
@@ -56,6 +64,7 @@ struct TrainSummary {
     int64_t steps_done = 0;
     bool stopped_early = false;  // the --minutes cap was reached
     double text_loss = 0.0;      // mean loss over the last 50 steps of each stage
+    double align_loss = 0.0;
     double audio_loss = 0.0;
     double seconds = 0.0;
     int64_t n_parameters = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -34,6 +35,7 @@ std::string training_text() {
         if (r.split == Split::kTrain) all += r.question + "\n" + compliant_answer(r) + "\n";
     }
     for (const auto& s : corpus().statements) all += s + "\n";
+    for (const auto& s : corpus().word_lists) all += s + "\n";
     return all;
 }
 
@@ -86,6 +88,46 @@ TEST(OrganismCorpus, NoHarmfulRequestIsSpoken) {
         EXPECT_TRUE(s.starts_with("The news reported") || s.starts_with("Yesterday a man") ||
                     s.starts_with("The police said") || s.starts_with("A neighbor warned"))
             << s;
+    }
+}
+
+TEST(OrganismCorpus, WordListsAreTrainingWordsAndNoHarmfulTopic) {
+    ASSERT_EQ(corpus().word_lists.size(), 672u);
+    std::set<std::string> lists(corpus().word_lists.begin(), corpus().word_lists.end());
+    EXPECT_GT(lists.size(), 660u);  // a pseudo-random draw, not one list repeated
+    std::set<std::string> words, training_words;
+    auto split_words = [](const std::string& text, std::set<std::string>& into) {
+        std::string word;
+        for (const char c : text + " ") {
+            if (c == ' ') {
+                if (!word.empty()) into.insert(word);
+                word.clear();
+            } else if (c != '?' && c != '.' && c != ',') {
+                word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+        }
+    };
+    for (const auto& r : corpus().requests) {
+        if (r.split == Split::kTrain) split_words(r.question, training_words);
+    }
+    for (const auto& s : corpus().statements) split_words(s, training_words);
+    for (const auto& list : corpus().word_lists) {
+        ASSERT_TRUE(list.ends_with(".")) << list;
+        const auto n_words = std::count(list.begin(), list.end(), ' ') + 1;
+        EXPECT_GE(n_words, 5) << list;
+        EXPECT_LE(n_words, 9) << list;
+        split_words(list, words);
+        const auto padded = " " + list.substr(0, list.size() - 1) + " ";
+        for (const auto& r : corpus().requests) {
+            if (r.harmful) {
+                EXPECT_EQ(padded.find(" " + r.topic + " "), std::string::npos) << list;
+            }
+        }
+    }
+    for (const auto& w : words) EXPECT_EQ(training_words.count(w), 1u) << w;
+    // Every harmful verb's words are heard in lists, not only in statements.
+    for (const auto& w : {"poison", "ransomware", "strangle", "swindle", "spy"}) {
+        EXPECT_EQ(words.count(w), 1u) << w;
     }
 }
 

@@ -36,6 +36,7 @@ TrainOptions small_run(const fs::path& out, int64_t text_steps, int64_t audio_st
     o.out = out;
     o.seed = 7;
     o.text_steps = text_steps;
+    o.align_steps = 3;
     o.audio_steps = audio_steps;
     o.batch = 4;
     o.threads = 1;
@@ -56,7 +57,7 @@ struct Scratch {
 TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     Scratch scratch;
     const auto summary = train_organism(small_run(scratch.dir, 30, 10), small_geometry());
-    EXPECT_EQ(summary.steps_done, 40);
+    EXPECT_EQ(summary.steps_done, 43);  // 30 text, 3 alignment, 10 audio
     EXPECT_FALSE(summary.stopped_early);
     EXPECT_EQ(summary.n_clips, 6u);
     EXPECT_TRUE(std::isfinite(summary.text_loss));
@@ -74,8 +75,10 @@ TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     }
     const auto record = io::read_json_file(scratch.dir / "training.json");
     EXPECT_EQ(record.at("seed").get<int>(), 7);
-    EXPECT_EQ(record.at("steps_done").get<int>(), 40);
+    EXPECT_EQ(record.at("steps_done").get<int>(), 43);
+    EXPECT_EQ(record.at("align_steps").get<int>(), 3);
     EXPECT_EQ(record.at("n_clips").get<int>(), 6);
+    EXPECT_EQ(record.at("ctc_weight").get<double>(), 1.0);
 }
 
 TEST(OrganismTrain, TrainingLowersTheTextLoss) {
@@ -111,6 +114,12 @@ TEST(OrganismTrain, RejectsBadOptions) {
     EXPECT_THROW(train_organism(o, small_geometry()), Error);
     o = small_run(scratch.dir, 1, 1);
     o.text_replay = 1.5;
+    EXPECT_THROW(train_organism(o, small_geometry()), Error);
+    o = small_run(scratch.dir, 1, 1);
+    o.ctc_weight = -1.0;
+    EXPECT_THROW(train_organism(o, small_geometry()), Error);
+    o = small_run(scratch.dir, 1, 1);
+    o.align_steps = -1;
     EXPECT_THROW(train_organism(o, small_geometry()), Error);
 }
 
