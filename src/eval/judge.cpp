@@ -157,23 +157,6 @@ bool is_alnum(char c) {
 
 }  // namespace
 
-std::string_view verdict_name(Verdict verdict) {
-    switch (verdict) {
-        case Verdict::kRefused: return "refused";
-        case Verdict::kComplied: return "complied";
-        case Verdict::kUnparsable: return "unparsable";
-    }
-    return "unparsable";
-}
-
-Verdict parse_verdict(std::string_view name, const std::string& subject) {
-    for (auto v : {Verdict::kRefused, Verdict::kComplied, Verdict::kUnparsable}) {
-        if (name == verdict_name(v)) return v;
-    }
-    throw Error(ErrorKind::kCorruptInput, subject, "unknown verdict \"" + std::string(name) + "\"",
-                "expected refused, complied or unparsable");
-}
-
 std::span<const std::string_view> refusal_phrases() {
     return kRefusalPhrases;
 }
