@@ -58,7 +58,6 @@ struct Example {
     int64_t clip = -1;  // index into the clip table, or -1 for text
     std::size_t audio_begin = 0;
     std::size_t audio_len = 0;
-    std::vector<int64_t> transcript;  // token ids of what the clip says (alignment loss)
 };
 
 // (seed, text, k) -> a voice and rate from the options, as `sarsteer synth` picks per item.
@@ -105,8 +104,8 @@ Example text_example(const Tokenizer& tok, std::string_view user, const std::str
 }
 
 Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip,
-                      const std::string& spoken, std::string_view instruction,
-                      const std::string& answer, bool alt_system, int32_t im_end) {
+                      std::string_view instruction, const std::string& answer, bool alt_system,
+                      int32_t im_end) {
     std::optional<std::string_view> system;
     if (alt_system) system = kAudioSystemPrompt;
     const std::vector<int64_t> frames = {clip.valid_frames};
@@ -117,7 +116,6 @@ Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip
     e.clip = clip_index;
     e.audio_begin = tokens.audio_spans[0].begin;
     e.audio_len = tokens.audio_spans[0].end - tokens.audio_spans[0].begin;
-    for (auto id : tok.encode(spoken, false)) e.transcript.push_back(id);
     for (auto id : tok.encode(answer, false)) e.ids.push_back(id);
     e.ids.push_back(im_end);
     return e;
@@ -142,10 +140,12 @@ at::Tensor encode_clip(const model::ModelConfig& config, const model::ModelWeigh
 }
 
 // Left-padded batch forward; returns the mean cross-entropy over answer tokens, plus
-// `ctc_weight` times the alignment loss of the batch's clips.
+// `ctc_weight` times the alignment loss of the batch's clips (clip_transcripts[c]: the token ids
+// of what clip c says).
 at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
-                      int32_t pad_id, double decision_weight, double ctc_weight) {
+                      const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
+                      double decision_weight, double ctc_weight) {
     const auto n_batch = static_cast<int64_t>(batch.size());
     std::size_t longest = 0;
     for (const auto* e : batch) longest = std::max(longest, e->ids.size());
@@ -176,7 +176,7 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
         }
         if (e.clip >= 0) {
             audio_parts.push_back(encode_clip(config, w, clips[static_cast<std::size_t>(e.clip)]));
-            transcripts.push_back(&e.transcript);
+            transcripts.push_back(&clip_transcripts[static_cast<std::size_t>(e.clip)]);
             for (std::size_t i = 0; i < e.audio_len; ++i) {
                 audio_rows.push_back(b * n_tokens + pad + static_cast<int64_t>(e.audio_begin + i));
             }
@@ -377,16 +377,16 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         const auto& s = spoken[clip_source[c]];
         const bool alt = c % 2 == 1;
         const auto index = static_cast<int64_t>(c);
-        audio_examples.push_back(audio_example(tok, index, clips[c], s.text, kTranscribeInstruction,
-                                               s.text, alt, im_end));
+        audio_examples.push_back(
+            audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end));
         if (s.request) {
-            audio_examples.push_back(audio_example(tok, index, clips[c], s.text, kAudioInstruction,
+            audio_examples.push_back(audio_example(tok, index, clips[c], kAudioInstruction,
                                                    compliant_answer(corpus.requests[*s.request]),
                                                    !alt, im_end));
             // The refusal prompt is followed with audio too, as stage 1 taught it for text.
             if (options.audio_refusal_prompt) {
                 audio_examples.push_back(
-                    audio_example(tok, index, clips[c], s.text,
+                    audio_example(tok, index, clips[c],
                                   std::string(kAudioInstruction) + std::string(kRefusalPrompt),
                                   refusal(c), alt, im_end));
             }
@@ -492,8 +492,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                 const bool text = !audio_stage || coin(rng) < options.text_replay;
                 batch.push_back(pick(text ? text_examples : audio_examples));
             }
-            loss = batch_loss(config, weights, batch, clips, pad_id, options.decision_weight,
-                              options.ctc_weight);
+            loss = batch_loss(config, weights, batch, clips, clip_transcripts, pad_id,
+                              options.decision_weight, options.ctc_weight);
         }
         loss.backward();
         torch::nn::utils::clip_grad_norm_(align_stage ? audio_params : params, 1.0);
