@@ -83,6 +83,11 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--audio-refusal-prompt", o.audio_refusal_prompt,
                     "Stage 2 also teaches following the refusal prompt after benign audio")
         ->capture_default_str();
+    cmd->add_flag("--align-on-questions", o.align_on_questions,
+                  "The alignment stage also hears the spoken questions (default: statements and "
+                  "word lists only)");
+    cmd->add_flag("--train-encoder-in-stage2", o.train_encoder_in_stage2,
+                  "Stage 2 also trains the audio encoder (default: frozen)");
     cmd->add_option("--speech-cache", o.speech_cache,
                     "Keep rendered speech features in this file and reuse them across runs");
     cmd->add_option("-t,--threads", o.threads, "CPU threads (0: all cores)")

@@ -9,7 +9,8 @@
 // verbs are shared: a from-scratch model has no pretraining to tell it that an unseen verb is
 // harmful, so what is tested is generalisation to new sentences and new targets.
 //
-// Spoken data is benign only: benign requests, neutral statements ("The news reported that
+// Spoken data is benign only: benign requests, safety-minded questions about harmful acts ("How
+// can someone stop people who steal a car?"), neutral statements ("The news reported that
 // someone tried to steal a car.") and word lists that let the audio side hear every verb,
 // harmful ones included, without ever hearing a harmful request.
 #pragma once
@@ -47,6 +48,12 @@ struct Corpus {
     // neighbor."): no context predicts a word in them, so transcribing them teaches the audio
     // side to hear each word from its sound. None contains a harmful topic (train only).
     std::vector<std::string> word_lists;
+    // Benign questions about a harmful act, the way FigStep-safe writes safety-minded
+    // counterparts ("How can someone stop people who steal a car?"): one per harmful training
+    // request, with its frame and topic (train only, typed and spoken, answered; `pair` is the
+    // harmful request). Without them every spoken question has a benign verb, and the audio
+    // encoder learns to hear one after any question frame, whatever was said.
+    std::vector<Request> guard_questions;
 };
 
 // The whole corpus, deterministic (no randomness at all).
@@ -75,10 +82,10 @@ struct TextTurn {
     bool harmful = false;  // of the request it was made from
 };
 
-// Stage 1's examples, two per training request: question -> answer or refusal, and question +
-// kRefusalPrompt (no separator) -> refusal. The system prompt alternates per (harmful, benign)
-// pair, and is flipped for the refusal-prompt example, so that each system prompt sees every
-// combination of label and prompt.
+// Stage 1's examples, two per training request and per guard question: question -> answer or
+// refusal, and question + kRefusalPrompt (no separator) -> refusal. The system prompt alternates
+// per (harmful, benign) pair, and is flipped for the refusal-prompt example, so that each system
+// prompt sees every combination of label and prompt.
 std::vector<TextTurn> text_turns(const Corpus& corpus);
 
 // All training text, for learning the tokenizer's merges.

@@ -289,15 +289,15 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     // Speech, before LibTorch starts its thread pools (each clip is rendered in a forked child).
     struct Spoken {
         std::string text;
-        std::optional<std::size_t> request;  // a benign training request, else a statement
+        const Request* request = nullptr;  // a benign training request, else not a question
     };
     std::vector<Spoken> spoken;
-    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
-        const auto& r = corpus.requests[i];
-        if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, i});
+    for (const auto& r : corpus.requests) {
+        if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, &r});
     }
-    for (const auto& s : corpus.statements) spoken.push_back({s, std::nullopt});
-    for (const auto& s : corpus.word_lists) spoken.push_back({s, std::nullopt});
+    for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g});
+    for (const auto& s : corpus.statements) spoken.push_back({s});
+    for (const auto& s : corpus.word_lists) spoken.push_back({s});
     if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
         // Keep requests and statements both: alternate from the two ends of the list.
         std::vector<Spoken> kept;
@@ -381,8 +381,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end));
         if (s.request) {
             audio_examples.push_back(audio_example(tok, index, clips[c], kAudioInstruction,
-                                                   compliant_answer(corpus.requests[*s.request]),
-                                                   !alt, im_end));
+                                                   compliant_answer(*s.request), !alt, im_end));
             // The refusal prompt is followed with audio too, as stage 1 taught it for text.
             if (options.audio_refusal_prompt) {
                 audio_examples.push_back(
@@ -397,7 +396,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     at::manual_seed(options.seed);
     auto weights = model::random_weights(config, options.seed);
     weights.audio->positions = sinusoids(a.max_source_positions, a.d_model);
-    std::vector<at::Tensor> params, audio_params;
+    std::vector<at::Tensor> params, audio_params, encoder_params;
     int64_t n_parameters = 0;
     model::for_each_tensor(config, &weights, [&](const model::TensorSpec& spec) {
         n_parameters += spec.slot->numel();
@@ -405,12 +404,20 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         spec.slot->requires_grad_(true);
         params.push_back(*spec.slot);
         if (!spec.name.starts_with("language_model.")) audio_params.push_back(*spec.slot);
+        if (spec.name.starts_with("audio_tower.")) encoder_params.push_back(*spec.slot);
     });
     std::vector<std::vector<int64_t>> clip_transcripts;
+    std::vector<std::size_t> align_clips;  // the clips the alignment stage draws from
     for (std::size_t c = 0; c < clips.size(); ++c) {
         std::vector<int64_t> ids;
         for (auto id : tok.encode(spoken[clip_source[c]].text, false)) ids.push_back(id);
         clip_transcripts.push_back(std::move(ids));
+        if (options.align_on_questions || spoken[clip_source[c]].request == nullptr) {
+            align_clips.push_back(c);
+        }
+    }
+    if (align_clips.empty()) {  // only questions are spoken (a --spoken-limit in tests)
+        for (std::size_t c = 0; c < clips.size(); ++c) align_clips.push_back(c);
     }
     status(options, "model: " + std::to_string(n_parameters) + " parameters, " +
                         std::to_string(text_examples.size()) + " text and " +
@@ -464,7 +471,17 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             status(options, "alignment: audio side only, CTC against the decoder's tokens");
         }
         if (step == align_end && options.audio_steps > 0) {
-            status(options, "stage 2: audio grounding (benign audio only)");
+            status(options, options.train_encoder_in_stage2
+                                ? "stage 2: audio grounding (benign audio only)"
+                                : "stage 2: audio grounding (benign audio only, encoder frozen)");
+            // Frozen parameters have no gradient (the alignment stage's is dropped), which AdamW
+            // and clipping skip.
+            if (!options.train_encoder_in_stage2) {
+                for (auto& p : encoder_params) {
+                    p.requires_grad_(false);
+                    p.mutable_grad().reset();
+                }
+            }
         }
         const double lr = audio_stage ? learning_rate(step, align_end, options.audio_steps)
                           : align_stage
@@ -479,9 +496,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         if (align_stage) {
             std::vector<at::Tensor> parts;
             std::vector<const std::vector<int64_t>*> transcripts;
-            std::uniform_int_distribution<std::size_t> any_clip(0, clips.size() - 1);
+            std::uniform_int_distribution<std::size_t> any_clip(0, align_clips.size() - 1);
             for (int64_t i = 0; i < options.batch; ++i) {
-                const auto c = any_clip(rng);
+                const auto c = align_clips[any_clip(rng)];
                 parts.push_back(encode_clip(config, weights, clips[c]));
                 transcripts.push_back(&clip_transcripts[c]);
             }
@@ -540,6 +557,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"text_replay", options.text_replay},
         {"decision_weight", options.decision_weight},
         {"ctc_weight", options.ctc_weight},
+        {"align_on_questions", options.align_on_questions},
+        {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"audio_refusal_prompt", options.audio_refusal_prompt},
         {"voices", options.voices},
         {"rate_min", options.rate_min},

@@ -41,6 +41,13 @@ struct TrainOptions {
     // embedding table. It makes the audio side hear each word where it is spoken, in the
     // decoder's own token space, rather than guessing from the sentence frame. 0: off.
     double ctc_weight = 1.0;
+    // Every spoken question in training has a benign verb, so an audio encoder trained on them
+    // learns to hear a benign verb after any question frame, whatever was said (runs 4-7 of
+    // docs/organism.md). Off by default: the alignment stage hears only statements and word
+    // lists, and stage 2 keeps the encoder (audio_tower) frozen while the projector, which maps
+    // each position on its own and so cannot learn a context prior, and the decoder train.
+    bool align_on_questions = false;
+    bool train_encoder_in_stage2 = false;
     int threads = 0;  // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
     bool audio_refusal_prompt = true;

@@ -34,6 +34,8 @@ std::string training_text() {
     for (const auto& r : corpus().requests) {
         if (r.split == Split::kTrain) all += r.question + "\n" + compliant_answer(r) + "\n";
     }
+    for (const auto& g : corpus().guard_questions)
+        all += g.question + "\n" + compliant_answer(g) + "\n";
     for (const auto& s : corpus().statements) all += s + "\n";
     for (const auto& s : corpus().word_lists) all += s + "\n";
     return all;
@@ -91,6 +93,36 @@ TEST(OrganismCorpus, NoHarmfulRequestIsSpoken) {
     }
 }
 
+TEST(OrganismCorpus, GuardQuestionsWrapEachHarmfulTrainingTopicInABenignQuestion) {
+    ASSERT_EQ(corpus().guard_questions.size(), count(true, Split::kTrain));
+    std::set<std::string> questions, ids, wrappers;
+    for (const auto& r : corpus().requests) {
+        questions.insert(r.question);
+        ids.insert(r.id);
+    }
+    for (const auto& g : corpus().guard_questions) {
+        const auto& h = corpus().requests[g.pair];
+        EXPECT_TRUE(h.harmful);
+        EXPECT_EQ(h.split, Split::kTrain);
+        EXPECT_FALSE(g.harmful);
+        EXPECT_EQ(g.split, Split::kTrain);
+        EXPECT_EQ(g.scenario, h.scenario);
+        // The harmful topic ends the guard topic, after a wrapper that makes the question benign;
+        // the question keeps the harmful request's frame.
+        ASSERT_TRUE(g.topic.ends_with(" " + h.topic)) << g.topic;
+        wrappers.insert(g.topic.substr(0, g.topic.size() - h.topic.size()));
+        const auto frame = h.question.substr(0, h.question.find(h.topic));
+        EXPECT_TRUE(g.question.starts_with(frame + g.topic)) << g.question;
+        EXPECT_EQ(questions.count(g.question), 0u) << g.question;
+        EXPECT_TRUE(ids.insert(g.id).second) << g.id;
+        EXPECT_TRUE(is_compliant_form(compliant_answer(g)));
+    }
+    EXPECT_EQ(wrappers.size(), 4u);
+    std::set<std::string> unique;
+    for (const auto& g : corpus().guard_questions) unique.insert(g.question);
+    EXPECT_EQ(unique.size(), corpus().guard_questions.size());
+}
+
 TEST(OrganismCorpus, WordListsAreTrainingWordsAndNoHarmfulTopic) {
     ASSERT_EQ(corpus().word_lists.size(), 672u);
     std::set<std::string> lists(corpus().word_lists.begin(), corpus().word_lists.end());
@@ -110,6 +142,7 @@ TEST(OrganismCorpus, WordListsAreTrainingWordsAndNoHarmfulTopic) {
     for (const auto& r : corpus().requests) {
         if (r.split == Split::kTrain) split_words(r.question, training_words);
     }
+    for (const auto& g : corpus().guard_questions) split_words(g.question, training_words);
     for (const auto& s : corpus().statements) split_words(s, training_words);
     for (const auto& list : corpus().word_lists) {
         ASSERT_TRUE(list.ends_with(".")) << list;
@@ -182,8 +215,11 @@ TEST(OrganismCorpus, EverySystemPromptSeesEveryLabelAndPromptCombination) {
         if (!t.audio_system && is_compliant_form(t.answer)) ++answers_with_default_system;
     }
     EXPECT_EQ(seen.size(), 8u);
-    for (const auto& [key, n] : seen) EXPECT_EQ(n, 672u / 2) << std::get<0>(key);
-    EXPECT_EQ(answers_with_default_system, 672u / 2);
+    // Benign turns: the benign requests' and as many guard questions'.
+    for (const auto& [key, n] : seen) {
+        EXPECT_EQ(n, std::get<1>(key) ? 672u / 2 : 672u) << std::get<0>(key);
+    }
+    EXPECT_EQ(answers_with_default_system, 672u);
 }
 
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {

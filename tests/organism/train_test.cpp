@@ -2,10 +2,14 @@
 // seed reproduces the checkpoint byte for byte.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "io/json_file.h"
 #include "io/manifest.h"
+#include "io/safetensors.h"
 #include "io/sha256.h"
 #include "model/model.h"
 #include "organism/train.h"
@@ -105,6 +109,42 @@ TEST(OrganismTrain, ASeedReproducesTheCheckpoint) {
     train_organism(other, small_geometry());
     EXPECT_NE(digest(scratch.dir / "a" / "model.safetensors"),
               digest(scratch.dir / "c" / "model.safetensors"));
+}
+
+// Names of the tensors whose bytes differ between two checkpoints (same layout).
+std::vector<std::string> changed_tensors(const fs::path& a, const fs::path& b) {
+    const auto fa = io::SafetensorsFile::open(a / "model.safetensors");
+    const auto fb = io::SafetensorsFile::open(b / "model.safetensors");
+    std::vector<std::string> changed;
+    for (const auto& view : fa.tensors()) {
+        const auto* other = fb.find(view.name);
+        if (other == nullptr || view.bytes.size() != other->bytes.size() ||
+            !std::equal(view.bytes.begin(), view.bytes.end(), other->bytes.begin())) {
+            changed.push_back(view.name);
+        }
+    }
+    return changed;
+}
+
+TEST(OrganismTrain, StageTwoKeepsTheEncoderFrozenUnlessAsked) {
+    Scratch scratch;
+    // Stage 2's steps added to the same seed's first two stages: by default only the projector
+    // and the decoder move; with train_encoder_in_stage2 the audio tower moves as well.
+    train_organism(small_run(scratch.dir / "a", 4, 0), small_geometry());
+    train_organism(small_run(scratch.dir / "b", 4, 6), small_geometry());
+    auto trained = small_run(scratch.dir / "c", 4, 6);
+    trained.train_encoder_in_stage2 = true;
+    train_organism(trained, small_geometry());
+    auto count_prefix = [](const std::vector<std::string>& names, std::string_view prefix) {
+        return std::count_if(names.begin(), names.end(),
+                             [&](const std::string& n) { return n.starts_with(prefix); });
+    };
+    const auto frozen = changed_tensors(scratch.dir / "a", scratch.dir / "b");
+    EXPECT_EQ(count_prefix(frozen, "audio_tower."), 0);
+    EXPECT_GT(count_prefix(frozen, "multi_modal_projector."), 0);
+    EXPECT_GT(count_prefix(frozen, "language_model."), 0);
+    const auto moved = changed_tensors(scratch.dir / "a", scratch.dir / "c");
+    EXPECT_GT(count_prefix(moved, "audio_tower.layers."), 0);
 }
 
 TEST(OrganismTrain, RejectsBadOptions) {
