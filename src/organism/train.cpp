@@ -246,7 +246,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     if (options.batch < 1 || options.text_steps < 0 || options.audio_steps < 0 ||
         options.align_steps < 0 || options.renders_per_text < 1 || !(options.learning_rate > 0.0) ||
         options.text_replay < 0.0 || options.text_replay > 1.0 ||
-        !(options.decision_weight > 0.0) || options.ctc_weight < 0.0) {
+        !(options.decision_weight > 0.0) || options.ctc_weight < 0.0 ||
+        !(options.stage2_decoder_lr_scale >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
                     "batch, renders and the learning rate must be positive, steps and the CTC "
                     "weight non-negative and text replay within [0, 1]");
@@ -396,14 +397,15 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     at::manual_seed(options.seed);
     auto weights = model::random_weights(config, options.seed);
     weights.audio->positions = sinusoids(a.max_source_positions, a.d_model);
-    std::vector<at::Tensor> params, audio_params, encoder_params;
+    std::vector<at::Tensor> params, decoder_params, audio_params, encoder_params;
     int64_t n_parameters = 0;
     model::for_each_tensor(config, &weights, [&](const model::TensorSpec& spec) {
         n_parameters += spec.slot->numel();
         if (spec.name.find("embed_positions") != std::string::npos) return;
         spec.slot->requires_grad_(true);
         params.push_back(*spec.slot);
-        if (!spec.name.starts_with("language_model.")) audio_params.push_back(*spec.slot);
+        (spec.name.starts_with("language_model.") ? decoder_params : audio_params)
+            .push_back(*spec.slot);
         if (spec.name.starts_with("audio_tower.")) encoder_params.push_back(*spec.slot);
     });
     std::vector<std::vector<int64_t>> clip_transcripts;
@@ -425,8 +427,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                         std::to_string(clips.size()) + " clips (" +
                         std::to_string(static_cast<int>(audio_seconds)) + " s of speech)");
 
+    // Two groups, so that stage 2 can move the decoder more gently than the audio side.
     torch::optim::AdamW optimizer(
-        params, torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
+        std::vector<torch::optim::OptimizerParamGroup>{decoder_params, audio_params},
+        torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
     // The alignment stage moves the audio side only: its own optimizer, so that stage 1's
     // moments do not keep moving the decoder while it has no gradient.
     torch::optim::AdamW align_optimizer(
@@ -489,7 +493,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                               : learning_rate(step, 0, options.text_steps);
         auto& active = align_stage ? align_optimizer : optimizer;
         for (auto& group : active.param_groups()) {
-            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+            const bool decoder = &active == &optimizer && &group == &active.param_groups()[0];
+            const double scale = audio_stage && decoder ? options.stage2_decoder_lr_scale : 1.0;
+            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr * scale);
         }
         active.zero_grad();
         at::Tensor loss;
@@ -559,6 +565,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"ctc_weight", options.ctc_weight},
         {"align_on_questions", options.align_on_questions},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
+        {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},
         {"audio_refusal_prompt", options.audio_refusal_prompt},
         {"voices", options.voices},
         {"rate_min", options.rate_min},

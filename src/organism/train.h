@@ -48,6 +48,9 @@ struct TrainOptions {
     // each position on its own and so cannot learn a context prior, and the decoder train.
     bool align_on_questions = false;
     bool train_encoder_in_stage2 = false;
+    // The decoder's learning rate in stage 2, as a share of the audio side's: below 1, stage 2
+    // overwrites less of what stage 1 taught it (0: decoder frozen, projector only).
+    double stage2_decoder_lr_scale = 1.0;
     int threads = 0;  // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
     bool audio_refusal_prompt = true;

@@ -145,6 +145,13 @@ TEST(OrganismTrain, StageTwoKeepsTheEncoderFrozenUnlessAsked) {
     EXPECT_GT(count_prefix(frozen, "language_model."), 0);
     const auto moved = changed_tensors(scratch.dir / "a", scratch.dir / "c");
     EXPECT_GT(count_prefix(moved, "audio_tower.layers."), 0);
+    // A decoder learning-rate scale of 0 leaves the decoder as the first two stages made it.
+    auto projector_only = small_run(scratch.dir / "d", 4, 6);
+    projector_only.stage2_decoder_lr_scale = 0.0;
+    train_organism(projector_only, small_geometry());
+    const auto only = changed_tensors(scratch.dir / "a", scratch.dir / "d");
+    EXPECT_EQ(count_prefix(only, "language_model."), 0);
+    EXPECT_GT(count_prefix(only, "multi_modal_projector."), 0);
 }
 
 TEST(OrganismTrain, RejectsBadOptions) {
@@ -157,6 +164,9 @@ TEST(OrganismTrain, RejectsBadOptions) {
     EXPECT_THROW(train_organism(o, small_geometry()), Error);
     o = small_run(scratch.dir, 1, 1);
     o.ctc_weight = -1.0;
+    EXPECT_THROW(train_organism(o, small_geometry()), Error);
+    o = small_run(scratch.dir, 1, 1);
+    o.stage2_decoder_lr_scale = -0.5;
     EXPECT_THROW(train_organism(o, small_geometry()), Error);
     o = small_run(scratch.dir, 1, 1);
     o.align_steps = -1;
