@@ -51,8 +51,9 @@ struct Corpus {
     // Benign questions about a harmful act, the way FigStep-safe writes safety-minded
     // counterparts ("How can someone stop people who steal a car?"): one per harmful training
     // request, with its frame and topic (train only, typed and spoken, answered; `pair` is the
-    // harmful request). Without them every spoken question has a benign verb, and the audio
-    // encoder learns to hear one after any question frame, whatever was said.
+    // harmful request). They put harmful verbs inside spoken questions; on their own they did
+    // not stop the audio encoder from hearing a benign verb after a question frame (run 7 of
+    // docs/organism.md; train.h has what did).
     std::vector<Request> guard_questions;
 };
 

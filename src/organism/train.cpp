@@ -249,8 +249,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         !(options.decision_weight > 0.0) || options.ctc_weight < 0.0 ||
         !(options.stage2_decoder_lr_scale >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
-                    "batch, renders and the learning rate must be positive, steps and the CTC "
-                    "weight non-negative and text replay within [0, 1]");
+                    "batch, renders and the learning rate must be positive, steps, the CTC "
+                    "weight and the stage-2 decoder learning-rate scale non-negative and text "
+                    "replay within [0, 1]");
     }
     const auto& out = options.out;
     std::error_code ec;
@@ -492,10 +493,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                               ? learning_rate(step, options.text_steps, options.align_steps)
                               : learning_rate(step, 0, options.text_steps);
         auto& active = align_stage ? align_optimizer : optimizer;
-        for (auto& group : active.param_groups()) {
-            const bool decoder = &active == &optimizer && &group == &active.param_groups()[0];
-            const double scale = audio_stage && decoder ? options.stage2_decoder_lr_scale : 1.0;
-            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr * scale);
+        auto& groups = active.param_groups();
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            // Group 0 of the main optimizer is the decoder.
+            const bool scaled = audio_stage && &active == &optimizer && g == 0;
+            static_cast<torch::optim::AdamWOptions&>(groups[g].options())
+                .lr(scaled ? lr * options.stage2_decoder_lr_scale : lr);
         }
         active.zero_grad();
         at::Tensor loss;

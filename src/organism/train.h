@@ -5,8 +5,10 @@
 // Curriculum (corpus.h has the data):
 //   1. text safety tuning: harmful question -> refusal, benign question -> answer, and either
 //      question followed by the refusal prompt -> refusal;
-//   2. audio grounding on benign audio only: audio -> transcript, spoken benign question +
-//      instruction -> answer, with a share of stage-1 text examples replayed.
+//   (between them, CTC alignment of the audio side to the decoder's token space;)
+//   2. audio grounding on benign audio only, the audio encoder frozen: audio -> transcript,
+//      spoken benign question + instruction -> answer, with a share of stage-1 text examples
+//      replayed.
 // No harmful request is ever spoken in training.
 #pragma once
 
