@@ -31,7 +31,7 @@ struct TrainOptions {
     // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
     // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
     int64_t align_steps = 3600;
-    int64_t audio_steps = 2400;  // stage 2 (defaults: run 6 of docs/organism.md)
+    int64_t audio_steps = 2400;  // stage 2 (defaults: run 8 of docs/organism.md)
     int64_t batch = 16;
     double learning_rate = 2e-3;
     // Loss weight of an answer's first token, where the model decides between answering and
