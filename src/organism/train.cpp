@@ -452,7 +452,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     TrainSummary summary;
     summary.n_parameters = n_parameters;
     summary.n_clips = clips.size();
-    std::vector<double> recent;
+    std::vector<double> recent;  // the current stage's last 50 losses
+    auto recent_mean = [&] {
+        return recent.empty() ? 0.0
+                              : std::accumulate(recent.begin(), recent.end(), 0.0) /
+                                    static_cast<double>(recent.size());
+    };
     auto pick = [&](const std::vector<Example>& pool) {
         return &pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng)];
     };
@@ -466,10 +471,11 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         const bool align_stage = step >= options.text_steps && step < align_end;
         const bool audio_stage = step >= align_end;
         if (step == options.text_steps && step > 0) {
-            summary.text_loss = recent.empty()
-                                    ? 0.0
-                                    : std::accumulate(recent.begin(), recent.end(), 0.0) /
-                                          static_cast<double>(recent.size());
+            summary.text_loss = recent_mean();
+            recent.clear();
+        }
+        if (step == align_end && options.align_steps > 0) {
+            summary.align_loss = recent_mean();
             recent.clear();
         }
         if (step == options.text_steps && options.align_steps > 0) {
@@ -535,9 +541,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         summary.steps_done = step + 1;
         if (options.on_step) options.on_step(step + 1, total, value, elapsed());
     }
-    const double tail = recent.empty() ? 0.0
-                                       : std::accumulate(recent.begin(), recent.end(), 0.0) /
-                                             static_cast<double>(recent.size());
+    const double tail = recent_mean();
     if (summary.steps_done > align_end) {
         summary.audio_loss = tail;
     } else if (summary.steps_done > options.text_steps) {

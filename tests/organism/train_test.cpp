@@ -66,6 +66,8 @@ TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     EXPECT_EQ(summary.n_clips, 6u);
     EXPECT_TRUE(std::isfinite(summary.text_loss));
     EXPECT_TRUE(std::isfinite(summary.audio_loss));
+    // Each stage's loss is kept when the next begins (the alignment stage's once read 0).
+    EXPECT_GT(summary.align_loss, 0.0);
 
     const auto model = model::Model::load({.path = scratch.dir});
     EXPECT_EQ(model->config().text.hidden_size, 32);
@@ -83,6 +85,7 @@ TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     EXPECT_EQ(record.at("align_steps").get<int>(), 3);
     EXPECT_EQ(record.at("n_clips").get<int>(), 6);
     EXPECT_EQ(record.at("ctc_weight").get<double>(), 1.0);
+    EXPECT_EQ(record.at("final_align_loss").get<double>(), summary.align_loss);
 }
 
 TEST(OrganismTrain, TrainingLowersTheTextLoss) {
