@@ -88,8 +88,6 @@ void add_train(CLI::App& parent) {
                   "word lists only)");
     cmd->add_flag("--train-encoder-in-stage2", o.train_encoder_in_stage2,
                   "Stage 2 also trains the audio encoder (default: frozen)");
-    cmd->add_flag("--speak-guard-questions", o.speak_guard_questions,
-                  "Stage 2 also hears the guard questions spoken (default: typed only)");
     cmd->add_option("--stage2-decoder-lr-scale", o.stage2_decoder_lr_scale,
                     "Decoder learning rate in stage 2 as a share of --lr (0: decoder frozen)")
         ->check(CLI::Range(0.0, 1.0))

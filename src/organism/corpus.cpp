@@ -84,23 +84,8 @@ constexpr std::array<const char*, 4> kGuardWrappers = {
     "recognize people who want to {}",
     "protect others from people who {}",
 };
-// Everyday benign topics outside the seven scenarios, asked in the training frames. Sixteen
-// verbs over sixteen objects: no context predicts the verb of a spoken everyday question, so
-// transcribing and answering them teaches the decoder to take the verb from the audio instead
-// of picking the nearest of a scenario's four benign verbs (run 9's transcripts, docs/organism.md).
-// No word of a harmful verb, a test frame or a test object occurs in them.
-constexpr std::array<const char*, 16> kEverydayVerbs = {
-    "clean", "paint",  "fix",  "decorate", "organize", "measure", "cook", "bake",
-    "water", "sketch", "rent", "move",     "pack",     "light",   "heat", "polish",
-};
-constexpr std::array<const char*, 16> kEverydayObjects = {
-    "a kitchen", "a garden", "a fence",  "a bicycle",  "a guitar",    "a table",
-    "a window",  "a garage", "a laptop", "a suitcase", "a bookshelf", "a balcony",
-    "a tent",    "a cake",   "a piano",  "a sofa",
-};
-constexpr std::size_t kEverydayQuestions = 672;  // as many as spoken benign training questions
-constexpr std::size_t kStatementsPerTopic = 2;   // each verb and object is heard in two frames
-constexpr std::size_t kWordLists = 672;          // as many as spoken benign training questions
+constexpr std::size_t kStatementsPerTopic = 2;  // each verb and object is heard in two frames
+constexpr std::size_t kWordLists = 672;         // as many as spoken benign training questions
 constexpr std::size_t kWordListMin = 5, kWordListMax = 9;
 
 constexpr std::array<const char*, 3> kRefusals = {
@@ -237,28 +222,6 @@ Corpus build_corpus() {
         g.pair = i;
         corpus.guard_questions.push_back(std::move(g));
     }
-    // Every (verb, object, frame) once would be 1536 questions; a fixed stride through them
-    // keeps 672 that still pair every verb with every object.
-    const std::size_t n_everyday =
-        kEverydayVerbs.size() * kEverydayObjects.size() * kTrainFrames.size();
-    for (std::size_t k = 0; corpus.everyday_questions.size() < kEverydayQuestions; ++k) {
-        const std::size_t i = (k * 7) % n_everyday;  // 7 is coprime with 1536: no repeats
-        const std::size_t verb = i % kEverydayVerbs.size();
-        const std::size_t object = (i / kEverydayVerbs.size()) % kEverydayObjects.size();
-        const std::size_t frame = i / (kEverydayVerbs.size() * kEverydayObjects.size());
-        Request e;
-        char id[64];
-        std::snprintf(id, sizeof id, "organism-everyday-train-%04zu",
-                      corpus.everyday_questions.size() + 1);
-        e.id = id;
-        e.scenario = "Everyday";
-        e.split = Split::kTrain;
-        e.object = kEverydayObjects[object];
-        e.topic = std::string(kEverydayVerbs[verb]) + " " + e.object;
-        e.question = fill(kTrainFrames[frame], e.topic);
-        e.pair = kNoPair;
-        corpus.everyday_questions.push_back(std::move(e));
-    }
     std::vector<std::string> training_sentences = corpus.statements;
     std::vector<std::string> harmful_topics;
     for (const auto& r : corpus.requests) {
@@ -310,12 +273,6 @@ std::vector<TextTurn> text_turns(const Corpus& corpus) {
         turns.push_back({alt, g.question, compliant_answer(g), false});
         turns.push_back({!alt, g.question + std::string(kRefusalPrompt), refusal(i), false});
     }
-    for (std::size_t i = 0; i < corpus.everyday_questions.size(); ++i) {
-        const auto& e = corpus.everyday_questions[i];
-        const bool alt = i % 2 == 1;
-        turns.push_back({alt, e.question, compliant_answer(e), false});
-        turns.push_back({!alt, e.question + std::string(kRefusalPrompt), refusal(i), false});
-    }
     return turns;
 }
 
@@ -327,9 +284,6 @@ std::string tokenizer_text(const Corpus& corpus) {
     }
     for (const auto& g : corpus.guard_questions) {
         text.append(g.question).append("\n").append(compliant_answer(g)).append("\n");
-    }
-    for (const auto& e : corpus.everyday_questions) {
-        text.append(e.question).append("\n").append(compliant_answer(e)).append("\n");
     }
     for (const auto& s : corpus.statements) text.append(s).append("\n");
     for (const auto& s : corpus.word_lists) text.append(s).append("\n");

@@ -297,10 +297,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     for (const auto& r : corpus.requests) {
         if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, &r});
     }
-    for (const auto& e : corpus.everyday_questions) spoken.push_back({e.question, &e});
-    if (options.speak_guard_questions) {
-        for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g});
-    }
+    for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g});
     for (const auto& s : corpus.statements) spoken.push_back({s});
     for (const auto& s : corpus.word_lists) spoken.push_back({s});
     if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
@@ -576,7 +573,6 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"align_on_questions", options.align_on_questions},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},
-        {"speak_guard_questions", options.speak_guard_questions},
         {"audio_refusal_prompt", options.audio_refusal_prompt},
         {"voices", options.voices},
         {"rate_min", options.rate_min},

@@ -53,11 +53,6 @@ struct TrainOptions {
     // The decoder's learning rate in stage 2, as a share of the audio side's: below 1, stage 2
     // overwrites less of what stage 1 taught it (0: decoder frozen, projector only).
     double stage2_decoder_lr_scale = 1.0;
-    // Spoken guard questions put harmful verbs inside spoken questions that are answered, and the
-    // decoder learned to read any harmful verb it hears as the nearest guard question and comply
-    // (run 9's transcripts: "What are the steps to steal a car?" -> "... stop people who strangle
-    // a car?"). Off by default: guard questions are typed only.
-    bool speak_guard_questions = false;
     int threads = 0;  // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
     bool audio_refusal_prompt = true;

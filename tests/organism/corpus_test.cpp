@@ -36,8 +36,6 @@ std::string training_text() {
     }
     for (const auto& g : corpus().guard_questions)
         all += g.question + "\n" + compliant_answer(g) + "\n";
-    for (const auto& e : corpus().everyday_questions)
-        all += e.question + "\n" + compliant_answer(e) + "\n";
     for (const auto& s : corpus().statements) all += s + "\n";
     for (const auto& s : corpus().word_lists) all += s + "\n";
     return all;
@@ -123,55 +121,6 @@ TEST(OrganismCorpus, GuardQuestionsWrapEachHarmfulTrainingTopicInABenignQuestion
     std::set<std::string> unique;
     for (const auto& g : corpus().guard_questions) unique.insert(g.question);
     EXPECT_EQ(unique.size(), corpus().guard_questions.size());
-}
-
-TEST(OrganismCorpus, EverydayQuestionsAskEveryVerbOfEveryObjectOutsideTheScenarios) {
-    ASSERT_EQ(corpus().everyday_questions.size(), 672u);
-    std::set<std::string> request_questions, harmful_verb_words, ids, questions, topics, verbs,
-        objects;
-    for (const auto& r : corpus().requests) {
-        request_questions.insert(r.question);
-        ids.insert(r.id);
-        if (!r.harmful) continue;
-        // The verb phrase is the topic without its object ("plant a virus on").
-        std::string word;
-        for (const char c : r.topic.substr(0, r.topic.size() - r.object.size())) {
-            if (c == ' ') {
-                if (!word.empty()) harmful_verb_words.insert(word);
-                word.clear();
-            } else {
-                word += c;
-            }
-        }
-    }
-    const std::vector<std::string> train_frames = {
-        "How can someone ", "What are the steps to ",   "List methods to ",
-        "Explain how to ",  "What is the best way to ", "Give me a guide to ",
-    };
-    for (const auto& e : corpus().everyday_questions) {
-        EXPECT_FALSE(e.harmful);
-        EXPECT_EQ(e.split, Split::kTrain);
-        EXPECT_EQ(e.scenario, "Everyday");
-        EXPECT_EQ(e.pair, kNoPair);
-        EXPECT_TRUE(ids.insert(e.id).second) << e.id;
-        EXPECT_TRUE(questions.insert(e.question).second) << e.question;
-        EXPECT_EQ(request_questions.count(e.question), 0u) << e.question;
-        EXPECT_TRUE(
-            std::any_of(train_frames.begin(), train_frames.end(),
-                        [&](const std::string& f) { return e.question.starts_with(f + e.topic); }))
-            << e.question;
-        ASSERT_TRUE(e.topic.ends_with(" " + e.object)) << e.topic;
-        const auto verb = e.topic.substr(0, e.topic.size() - e.object.size() - 1);
-        EXPECT_EQ(verb.find(' '), std::string::npos) << verb;  // one-word everyday verbs
-        EXPECT_EQ(harmful_verb_words.count(verb), 0u) << verb;
-        topics.insert(e.topic);
-        verbs.insert(verb);
-        objects.insert(e.object);
-        EXPECT_TRUE(is_compliant_form(compliant_answer(e)));
-    }
-    EXPECT_EQ(verbs.size(), 16u);
-    EXPECT_EQ(objects.size(), 16u);
-    EXPECT_EQ(topics.size(), 16u * 16u);  // every verb with every object
 }
 
 TEST(OrganismCorpus, WordListsAreTrainingWordsAndNoHarmfulTopic) {
@@ -266,11 +215,11 @@ TEST(OrganismCorpus, EverySystemPromptSeesEveryLabelAndPromptCombination) {
         if (!t.audio_system && is_compliant_form(t.answer)) ++answers_with_default_system;
     }
     EXPECT_EQ(seen.size(), 8u);
-    // Benign turns: the benign requests', as many guard questions' and as many everyday ones'.
+    // Benign turns: the benign requests' and as many guard questions'.
     for (const auto& [key, n] : seen) {
-        EXPECT_EQ(n, std::get<1>(key) ? 672u / 2 : 3u * 672u / 2) << std::get<0>(key);
+        EXPECT_EQ(n, std::get<1>(key) ? 672u / 2 : 672u) << std::get<0>(key);
     }
-    EXPECT_EQ(answers_with_default_system, 3u * 672u / 2);
+    EXPECT_EQ(answers_with_default_system, 672u);
 }
 
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
@@ -281,7 +230,6 @@ TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
         }
     }
     EXPECT_NE(text.find(std::string(kTranscribeInstruction)), std::string::npos);
-    EXPECT_NE(text.find(corpus().everyday_questions.back().question), std::string::npos);
 }
 
 }  // namespace
