@@ -83,9 +83,6 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--audio-refusal-prompt", o.audio_refusal_prompt,
                     "Stage 2 also teaches following the refusal prompt after benign audio")
         ->capture_default_str();
-    cmd->add_option("--answer-spoken-guards", o.answer_spoken_guards,
-                    "Stage 2 answers spoken guard questions as well as transcribing them")
-        ->capture_default_str();
     cmd->add_flag("--align-on-questions", o.align_on_questions,
                   "The alignment stage also hears the spoken questions (default: statements and "
                   "word lists only)");

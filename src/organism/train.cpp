@@ -292,13 +292,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     struct Spoken {
         std::string text;
         const Request* request = nullptr;  // a benign training request, else not a question
-        bool guard = false;
     };
     std::vector<Spoken> spoken;
     for (const auto& r : corpus.requests) {
         if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, &r});
     }
-    for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g, true});
+    for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g});
     for (const auto& s : corpus.statements) spoken.push_back({s});
     for (const auto& s : corpus.word_lists) spoken.push_back({s});
     if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
@@ -382,7 +381,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         const auto index = static_cast<int64_t>(c);
         audio_examples.push_back(
             audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end));
-        if (s.request && (options.answer_spoken_guards || !s.guard)) {
+        if (s.request) {
             audio_examples.push_back(audio_example(tok, index, clips[c], kAudioInstruction,
                                                    compliant_answer(*s.request), !alt, im_end));
             // The refusal prompt is followed with audio too, as stage 1 taught it for text.
@@ -575,7 +574,6 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},
         {"audio_refusal_prompt", options.audio_refusal_prompt},
-        {"answer_spoken_guards", options.answer_spoken_guards},
         {"voices", options.voices},
         {"rate_min", options.rate_min},
         {"rate_max", options.rate_max},

@@ -56,10 +56,6 @@ struct TrainOptions {
     int threads = 0;  // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
     bool audio_refusal_prompt = true;
-    // Spoken guard questions ("How can someone stop people who steal a car?") are answered in
-    // stage 2 as well as transcribed; false: transcribed only, so no spoken harmful topic is
-    // ever answered.
-    bool answer_spoken_guards = true;
     // Speech: every spoken sentence is rendered in `renders_per_text` voices/rates, chosen by a
     // hash of (seed, sentence, k) from these.
     std::vector<std::string> voices = {"en-us", "en-gb", "en-us+f3", "en-us+m5", "en-gb+f4"};
