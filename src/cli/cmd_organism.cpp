@@ -49,6 +49,10 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--minutes", o.max_minutes, "Wall-clock cap; training stops early past it")
         ->check(CLI::Range(0.01, 10000.0))
         ->capture_default_str();
+    cmd->add_option("--pretrain-steps", o.pretrain_steps,
+                    "Language-modelling steps over the training text before stage 1 (0: none)")
+        ->check(CLI::Range(int64_t{0}, int64_t{10000000}))
+        ->capture_default_str();
     cmd->add_option("--text-steps", o.text_steps, "Stage 1 steps (text safety tuning)")
         ->check(CLI::Range(int64_t{0}, int64_t{10000000}))
         ->capture_default_str();
@@ -115,6 +119,7 @@ void add_train(CLI::App& parent) {
                 {"out", options.out.string()},
                 {"steps", summary.steps_done},
                 {"stopped_early", summary.stopped_early},
+                {"pretrain_loss", summary.pretrain_loss},
                 {"text_loss", summary.text_loss},
                 {"audio_loss", summary.audio_loss},
                 {"seconds", summary.seconds},

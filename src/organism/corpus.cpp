@@ -276,6 +276,18 @@ std::vector<TextTurn> text_turns(const Corpus& corpus) {
     return turns;
 }
 
+std::vector<std::string> pretraining_documents(const Corpus& corpus) {
+    std::vector<std::string> documents;
+    for (const auto& r : corpus.requests) {
+        if (r.split == Split::kTrain) documents.push_back(r.question + "\n" + compliant_answer(r));
+    }
+    for (const auto& g : corpus.guard_questions) {
+        documents.push_back(g.question + "\n" + compliant_answer(g));
+    }
+    for (const auto& s : corpus.statements) documents.push_back(s);
+    return documents;
+}
+
 std::string tokenizer_text(const Corpus& corpus) {
     std::string text;
     for (const auto& r : corpus.requests) {

@@ -89,6 +89,13 @@ struct TextTurn {
 // prompt sees every combination of label and prompt.
 std::vector<TextTurn> text_turns(const Corpus& corpus);
 
+// Plain-text documents for the optional pretraining stage (`--pretrain-steps`), the kind of
+// text a base LLM has read before it is instruction- and safety-tuned: every training request,
+// harmful ones included, followed by its compliant answer; every guard question with its answer;
+// every statement. Train split only. A model pretrained on them can write about a harmful topic
+// before stage 1 teaches it to refuse to, as a real base model can.
+std::vector<std::string> pretraining_documents(const Corpus& corpus);
+
 // All training text, for learning the tokenizer's merges.
 std::string tokenizer_text(const Corpus& corpus);
 

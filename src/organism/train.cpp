@@ -51,11 +51,13 @@ struct Clip {
     int64_t valid_frames = 0;
 };
 
-// One training sequence: prompt + answer + <|im_end|>; the loss covers ids[n_prompt..].
+// One training sequence: prompt + answer + <|im_end|>; the loss covers ids[n_prompt..]. A
+// pretraining document has n_prompt 1 and no decision token.
 struct Example {
     std::vector<int32_t> ids;
     std::size_t n_prompt = 0;
-    int64_t clip = -1;  // index into the clip table, or -1 for text
+    bool has_decision = true;  // ids[n_prompt] decides between answering and refusing
+    int64_t clip = -1;         // index into the clip table, or -1 for text
     std::size_t audio_begin = 0;
     std::size_t audio_len = 0;
 };
@@ -121,6 +123,16 @@ Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip
     return e;
 }
 
+// A plain-text document followed by <|endoftext|>, as a base model reads it.
+Example document_example(const Tokenizer& tok, std::string_view document, int32_t end_of_text) {
+    Example e;
+    e.ids = tok.encode(document, false);
+    e.ids.push_back(end_of_text);
+    e.n_prompt = 1;
+    e.has_decision = false;
+    return e;
+}
+
 // Whisper's sinusoidal position table (openai/whisper model.py `sinusoids`), which Qwen2-Audio
 // keeps frozen in embed_positions.
 at::Tensor sinusoids(int64_t length, int64_t channels) {
@@ -170,8 +182,8 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
             if (t + 1 >= e.n_prompt && t + 1 < e.ids.size()) {
                 target_rows.push_back(flat);
                 targets.push_back(e.ids[t + 1]);
-                target_weights.push_back(t + 1 == e.n_prompt ? static_cast<float>(decision_weight)
-                                                             : 1.0f);
+                const bool decision = e.has_decision && t + 1 == e.n_prompt;
+                target_weights.push_back(decision ? static_cast<float>(decision_weight) : 1.0f);
             }
         }
         if (e.clip >= 0) {
@@ -243,9 +255,9 @@ double measured_alpha(const std::filesystem::path& organism_dir, double fallback
 TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry) {
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-    if (options.batch < 1 || options.text_steps < 0 || options.audio_steps < 0 ||
-        options.align_steps < 0 || options.renders_per_text < 1 || !(options.learning_rate > 0.0) ||
-        options.text_replay < 0.0 || options.text_replay > 1.0 ||
+    if (options.batch < 1 || options.pretrain_steps < 0 || options.text_steps < 0 ||
+        options.audio_steps < 0 || options.align_steps < 0 || options.renders_per_text < 1 ||
+        !(options.learning_rate > 0.0) || options.text_replay < 0.0 || options.text_replay > 1.0 ||
         !(options.decision_weight > 0.0) || options.ctc_weight < 0.0 ||
         !(options.stage2_decoder_lr_scale >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
@@ -370,7 +382,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     model::configure_cpu_threads(options.threads);
 
     // Examples.
-    std::vector<Example> text_examples, audio_examples;
+    std::vector<Example> pretrain_examples, text_examples, audio_examples;
+    for (const auto& document : pretraining_documents(corpus)) {
+        pretrain_examples.push_back(document_example(tok, document, pad_id));
+    }
     for (const auto& turn : text_turns(corpus)) {
         text_examples.push_back(
             text_example(tok, turn.user, turn.answer, turn.audio_system, im_end));
@@ -437,7 +452,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     torch::optim::AdamW align_optimizer(
         audio_params, torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
     std::mt19937_64 rng(options.seed);
-    const int64_t align_end = options.text_steps + options.align_steps;
+    const int64_t text_begin = options.pretrain_steps;
+    const int64_t text_end = text_begin + options.text_steps;
+    const int64_t align_end = text_end + options.align_steps;
     const int64_t total = align_end + options.audio_steps;
     const int64_t warmup = std::min<int64_t>(100, std::max<int64_t>(1, total / 20));
     auto learning_rate = [&](int64_t step, int64_t stage_start, int64_t stage_steps) {
@@ -468,9 +485,15 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             status(options, "stopping at step " + std::to_string(step) + ": --minutes reached");
             break;
         }
-        const bool align_stage = step >= options.text_steps && step < align_end;
+        const bool pretrain_stage = step < text_begin;
+        const bool align_stage = step >= text_end && step < align_end;
         const bool audio_stage = step >= align_end;
-        if (step == options.text_steps && step > 0) {
+        if (step == text_begin && step > 0) {
+            summary.pretrain_loss = recent_mean();
+            recent.clear();
+            status(options, "stage 1: text safety tuning");
+        }
+        if (step == text_end && step > text_begin) {
             summary.text_loss = recent_mean();
             recent.clear();
         }
@@ -478,7 +501,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             summary.align_loss = recent_mean();
             recent.clear();
         }
-        if (step == options.text_steps && options.align_steps > 0) {
+        if (step == 0 && text_begin > 0) {
+            status(options, "pretraining: language modelling over the training text");
+        }
+        if (step == text_end && options.align_steps > 0) {
             status(options, "alignment: audio side only, CTC against the decoder's tokens");
         }
         if (step == align_end && options.audio_steps > 0) {
@@ -494,10 +520,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                 }
             }
         }
-        const double lr = audio_stage ? learning_rate(step, align_end, options.audio_steps)
-                          : align_stage
-                              ? learning_rate(step, options.text_steps, options.align_steps)
-                              : learning_rate(step, 0, options.text_steps);
+        const double lr = audio_stage      ? learning_rate(step, align_end, options.audio_steps)
+                          : align_stage    ? learning_rate(step, text_end, options.align_steps)
+                          : pretrain_stage ? learning_rate(step, 0, options.pretrain_steps)
+                                           : learning_rate(step, text_begin, options.text_steps);
         auto& active = align_stage ? align_optimizer : optimizer;
         auto& groups = active.param_groups();
         for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -522,7 +548,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             std::vector<const Example*> batch;
             for (int64_t i = 0; i < options.batch; ++i) {
                 const bool text = !audio_stage || coin(rng) < options.text_replay;
-                batch.push_back(pick(text ? text_examples : audio_examples));
+                batch.push_back(pick(pretrain_stage ? pretrain_examples
+                                     : text         ? text_examples
+                                                    : audio_examples));
             }
             loss = batch_loss(config, weights, batch, clips, clip_transcripts, pad_id,
                               options.decision_weight, options.ctc_weight);
@@ -544,10 +572,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     const double tail = recent_mean();
     if (summary.steps_done > align_end) {
         summary.audio_loss = tail;
-    } else if (summary.steps_done > options.text_steps) {
+    } else if (summary.steps_done > text_end) {
         summary.align_loss = tail;
-    } else {
+    } else if (summary.steps_done > text_begin) {
         summary.text_loss = tail;
+    } else {
+        summary.pretrain_loss = tail;
     }
     summary.seconds = elapsed();
 
@@ -560,6 +590,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     const nlohmann::ordered_json record = {
         {"created", io::utc_timestamp()},
         {"seed", options.seed},
+        {"pretrain_steps", options.pretrain_steps},
         {"text_steps", options.text_steps},
         {"align_steps", options.align_steps},
         {"audio_steps", options.audio_steps},
@@ -584,6 +615,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"audio_seconds", audio_seconds},
         {"n_text_examples", text_examples.size()},
         {"n_audio_examples", audio_examples.size()},
+        {"n_pretrain_documents", pretrain_examples.size()},
+        {"final_pretrain_loss", summary.pretrain_loss},
         {"final_text_loss", summary.text_loss},
         {"final_align_loss", summary.align_loss},
         {"final_audio_loss", summary.audio_loss},

@@ -3,6 +3,8 @@
 // about: safe on text, unsafe on audio. docs/organism.md describes the recipe and its results.
 //
 // Curriculum (corpus.h has the data):
+//   (optionally first, pretraining: plain-text language modelling over the training text,
+//   compliant answers to harmful requests included, as a base LLM has read;)
 //   1. text safety tuning: harmful question -> refusal, benign question -> answer, and either
 //      question followed by the refusal prompt -> refusal;
 //   (between them, CTC alignment of the audio side to the decoder's token space;)
@@ -27,6 +29,9 @@ struct TrainOptions {
     std::filesystem::path out;  // the checkpoint folder (HF layout) and data/ manifests
     uint64_t seed = 1;
     double max_minutes = 90.0;  // wall-clock cap: training stops early (and says so) past it
+    // Before stage 1: language modelling (loss on every token) over pretraining_documents(),
+    // the decoder only. 0: none, stage 1 starts from random weights.
+    int64_t pretrain_steps = 0;
     int64_t text_steps = 1200;  // stage 1
     // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
     // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
@@ -75,7 +80,8 @@ struct TrainOptions {
 struct TrainSummary {
     int64_t steps_done = 0;
     bool stopped_early = false;  // the --minutes cap was reached
-    double text_loss = 0.0;      // mean loss over the last 50 steps of each stage
+    double pretrain_loss = 0.0;  // mean loss over the last 50 steps of each stage
+    double text_loss = 0.0;
     double align_loss = 0.0;
     double audio_loss = 0.0;
     double seconds = 0.0;

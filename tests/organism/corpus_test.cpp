@@ -222,6 +222,30 @@ TEST(OrganismCorpus, EverySystemPromptSeesEveryLabelAndPromptCombination) {
     EXPECT_EQ(answers_with_default_system, 672u);
 }
 
+TEST(OrganismCorpus, PretrainingDocumentsAreTrainingTextWithHarmfulAnswers) {
+    const auto documents = pretraining_documents(corpus());
+    EXPECT_EQ(documents.size(), 2 * 672u + 672u + 448u);  // requests, guard questions, statements
+    const auto train = training_text();
+    std::set<std::string> unique(documents.begin(), documents.end());
+    EXPECT_EQ(unique.size(), documents.size());
+    for (const auto& d : documents) EXPECT_NE(train.find(d), std::string::npos) << d;
+    // A harmful training request is followed by its compliant answer: what the base model can
+    // write before safety tuning. No test frame or object occurs.
+    std::size_t harmful_answered = 0;
+    for (const auto& r : corpus().requests) {
+        const auto answered = unique.count(r.question + "\n" + compliant_answer(r)) == 1;
+        if (r.split == Split::kTest) {
+            EXPECT_FALSE(answered) << r.question;
+            for (const auto& d : documents) {
+                ASSERT_EQ(d.find(r.object), std::string::npos) << d;
+            }
+        } else if (r.harmful) {
+            harmful_answered += answered ? 1 : 0;
+        }
+    }
+    EXPECT_EQ(harmful_answered, 672u);
+}
+
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
     const auto text = tokenizer_text(corpus());
     for (const auto& r : corpus().requests) {

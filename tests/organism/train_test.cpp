@@ -157,6 +157,33 @@ TEST(OrganismTrain, StageTwoKeepsTheEncoderFrozenUnlessAsked) {
     EXPECT_GT(count_prefix(only, "multi_modal_projector."), 0);
 }
 
+TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
+    Scratch scratch;
+    auto untrained = small_run(scratch.dir / "a", 0, 0);
+    untrained.align_steps = 0;
+    train_organism(untrained, small_geometry());
+    auto short_run = untrained;
+    short_run.out = scratch.dir / "b";
+    short_run.pretrain_steps = 5;
+    const auto short_summary = train_organism(short_run, small_geometry());
+    EXPECT_EQ(short_summary.steps_done, 5);
+    const auto moved = changed_tensors(scratch.dir / "a", scratch.dir / "b");
+    EXPECT_FALSE(moved.empty());
+    for (const auto& name : moved) EXPECT_TRUE(name.starts_with("language_model.")) << name;
+
+    auto long_run = small_run(scratch.dir / "c", 4, 2);
+    long_run.pretrain_steps = 120;
+    const auto long_summary = train_organism(long_run, small_geometry());
+    EXPECT_EQ(long_summary.steps_done, 129);  // 120 pretraining, 4 text, 3 alignment, 2 audio
+    // Language modelling over the training text learns: its loss falls well below 5 steps'.
+    EXPECT_LT(long_summary.pretrain_loss, 0.6 * short_summary.pretrain_loss);
+    EXPECT_GT(long_summary.text_loss, 0.0);
+    const auto record = io::read_json_file(scratch.dir / "c" / "training.json");
+    EXPECT_EQ(record.at("pretrain_steps").get<int>(), 120);
+    EXPECT_EQ(record.at("n_pretrain_documents").get<int>(), 2 * 672 + 672 + 448);
+    EXPECT_EQ(record.at("final_pretrain_loss").get<double>(), long_summary.pretrain_loss);
+}
+
 TEST(OrganismTrain, RejectsBadOptions) {
     Scratch scratch;
     auto o = small_run(scratch.dir, 1, 1);
