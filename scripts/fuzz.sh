@@ -8,7 +8,8 @@
 #           responses steering openai_request (default: all that are built)
 # Environment: SARSTEER_JOBS (build parallelism, default nproc), SARSTEER_FUZZ_WORK (scratch
 # corpora, crash artifacts and fuzz-log.tsv; default build-fuzz/work; the corpora grow there
-# across runs), SARSTEER_FUZZ_ARGS (extra libFuzzer flags). docs/hardening.md has the figures.
+# across runs), SARSTEER_FUZZ_ARGS (extra libFuzzer flags; -runs=N stops a target at N
+# executions). fuzz-log.tsv records the seconds each target ran. docs/hardening.md has the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,8 +62,10 @@ for t in "${targets[@]}"; do
   [ -n "$dict" ] && args+=(-dict="$dict")
   # shellcheck disable=SC2086
   set +e
+  started=$SECONDS
   "$exe" "${args[@]}" ${SARSTEER_FUZZ_ARGS:-} "$corpus" >"$work/$t.log" 2>&1
   rc=$?
+  elapsed=$((SECONDS - started))  # less than asked when SARSTEER_FUZZ_ARGS has -runs=N
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$work/$t.log" | tail -1)
   [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\)[[:space:]]*DONE.*/\1/p' "$work/$t.log" | tail -1)
@@ -72,8 +75,8 @@ for t in "${targets[@]}"; do
     result="FAILED (rc $rc, see $work/$t.log and $artifacts)"
     failed+=("$t")
   fi
-  printf '%-18s %10s %14s %10s  %s\n' "$t" "$seconds" "$execs" $((execs / (seconds > 0 ? seconds : 1))) "$result"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$seconds" "$execs" "${result%% *}" >>"$log"
+  printf '%-18s %10s %14s %10s  %s\n' "$t" "$elapsed" "$execs" $((execs / (elapsed > 0 ? elapsed : 1))) "$result"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$elapsed" "$execs" "${result%% *}" >>"$log"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: failures in: ${failed[*]}" >&2
