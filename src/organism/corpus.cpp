@@ -290,14 +290,7 @@ std::vector<std::string> pretraining_documents(const Corpus& corpus) {
 
 std::string tokenizer_text(const Corpus& corpus) {
     std::string text;
-    for (const auto& r : corpus.requests) {
-        if (r.split != Split::kTrain) continue;
-        text.append(r.question).append("\n").append(compliant_answer(r)).append("\n");
-    }
-    for (const auto& g : corpus.guard_questions) {
-        text.append(g.question).append("\n").append(compliant_answer(g)).append("\n");
-    }
-    for (const auto& s : corpus.statements) text.append(s).append("\n");
+    for (const auto& document : pretraining_documents(corpus)) text.append(document).append("\n");
     for (const auto& s : corpus.word_lists) text.append(s).append("\n");
     for (const char* r : kRefusals) text.append(r).append("\n");
     text += "You are a helpful assistant. You can answer questions based on the audio input.\n";
