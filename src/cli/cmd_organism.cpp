@@ -56,6 +56,9 @@ void add_train(CLI::App& parent) {
     cmd->add_option("--text-steps", o.text_steps, "Stage 1 steps (text safety tuning)")
         ->check(CLI::Range(int64_t{0}, int64_t{10000000}))
         ->capture_default_str();
+    cmd->add_flag("--text-copy", o.text_copy,
+                  "Stage 1 also teaches repeating quoted training text, harmful requests "
+                  "included (a copy skill transcription can reuse)");
     cmd->add_option("--align-steps", o.align_steps,
                     "Steps of audio-side-only CTC alignment between the stages")
         ->check(CLI::Range(int64_t{0}, int64_t{10000000}))

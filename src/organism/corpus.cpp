@@ -276,6 +276,22 @@ std::vector<TextTurn> text_turns(const Corpus& corpus) {
     return turns;
 }
 
+std::vector<TextTurn> copy_turns(const Corpus& corpus) {
+    std::vector<TextTurn> turns;
+    auto add = [&](const std::string& sentence, bool harmful) {
+        const bool alt = turns.size() % 2 == 1;
+        turns.push_back(
+            {alt, sentence + "\n" + std::string(kRepeatInstruction), sentence, harmful});
+    };
+    for (const auto& r : corpus.requests) {
+        if (r.split == Split::kTrain) add(r.question, r.harmful);
+    }
+    for (const auto& g : corpus.guard_questions) add(g.question, false);
+    for (const auto& s : corpus.statements) add(s, false);
+    for (const auto& s : corpus.word_lists) add(s, false);
+    return turns;
+}
+
 std::vector<std::string> pretraining_documents(const Corpus& corpus) {
     std::vector<std::string> documents;
     for (const auto& r : corpus.requests) {

@@ -89,6 +89,17 @@ struct TextTurn {
 // prompt sees every combination of label and prompt.
 std::vector<TextTurn> text_turns(const Corpus& corpus);
 
+// What a copy turn asks after the text it quotes (`copy_turns`).
+inline constexpr std::string_view kRepeatInstruction = "Repeat the text above.";
+
+// Optional stage-1 examples (`--text-copy`): "{sentence}\nRepeat the text above." -> the sentence,
+// for every training request (harmful ones included: repeating is not complying), guard
+// question, statement and word list. A real LLM can copy any text it reads; a decoder that only
+// ever wrote benign topics cannot, and then maps a spoken harmful question to the nearest benign
+// one it was trained on. Transcribing audio is copying from audio slots that the alignment loss
+// puts in the token space, so a copy skill learned on text can carry over. Train split only.
+std::vector<TextTurn> copy_turns(const Corpus& corpus);
+
 // Plain-text documents for the optional pretraining stage (`--pretrain-steps`), the kind of
 // text a base LLM has read before it is instruction- and safety-tuned: every training request,
 // harmful ones included, followed by its compliant answer; every guard question with its answer;

@@ -390,6 +390,13 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         text_examples.push_back(
             text_example(tok, turn.user, turn.answer, turn.audio_system, im_end));
     }
+    if (options.text_copy) {
+        for (const auto& turn : copy_turns(corpus)) {
+            auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
+            e.has_decision = false;  // nothing to decide: the first token is the text's own
+            text_examples.push_back(std::move(e));
+        }
+    }
     for (std::size_t c = 0; c < clips.size(); ++c) {
         const auto& s = spoken[clip_source[c]];
         const bool alt = c % 2 == 1;
@@ -592,6 +599,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"seed", options.seed},
         {"pretrain_steps", options.pretrain_steps},
         {"text_steps", options.text_steps},
+        {"text_copy", options.text_copy},
         {"align_steps", options.align_steps},
         {"audio_steps", options.audio_steps},
         {"steps_done", summary.steps_done},

@@ -33,6 +33,8 @@ struct TrainOptions {
     // the decoder only. 0: none, stage 1 starts from random weights.
     int64_t pretrain_steps = 0;
     int64_t text_steps = 1200;  // stage 1
+    // Stage 1 (and its replay in stage 2) also has copy_turns(): repeat a quoted sentence.
+    bool text_copy = false;
     // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
     // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
     int64_t align_steps = 3600;

@@ -246,6 +246,32 @@ TEST(OrganismCorpus, PretrainingDocumentsAreTrainingTextWithHarmfulAnswers) {
     EXPECT_EQ(harmful_answered, 672u);
 }
 
+TEST(OrganismCorpus, CopyTurnsRepeatEveryTrainingSentenceVerbatim) {
+    const auto turns = copy_turns(corpus());
+    // Requests (both labels), guard questions, statements, word lists.
+    EXPECT_EQ(turns.size(), 2 * 672u + 672u + 448u + 672u);
+    const auto train = training_text();
+    const std::string suffix = "\n" + std::string(kRepeatInstruction);
+    std::size_t harmful = 0, alt = 0;
+    std::set<std::string> answers;
+    for (const auto& t : turns) {
+        ASSERT_TRUE(t.user.ends_with(suffix)) << t.user;
+        EXPECT_EQ(t.user.substr(0, t.user.size() - suffix.size()), t.answer);
+        EXPECT_NE(train.find(t.answer + "\n"), std::string::npos) << t.answer;
+        answers.insert(t.answer);
+        harmful += t.harmful ? 1 : 0;
+        alt += t.audio_system ? 1 : 0;
+    }
+    // Harmful requests are repeated, never answered: a copy is not a compliant answer.
+    EXPECT_EQ(harmful, 672u);
+    for (const auto& t : turns) EXPECT_FALSE(is_compliant_form(t.answer)) << t.answer;
+    for (const auto& r : corpus().requests) {
+        const std::size_t expected = r.split == Split::kTrain ? 1 : 0;
+        EXPECT_EQ(answers.count(r.question), expected) << r.question;
+    }
+    EXPECT_EQ(alt, turns.size() / 2);  // the two system prompts alternate
+}
+
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
     const auto text = tokenizer_text(corpus());
     for (const auto& r : corpus().requests) {

@@ -184,6 +184,19 @@ TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
     EXPECT_EQ(record.at("final_pretrain_loss").get<double>(), long_summary.pretrain_loss);
 }
 
+TEST(OrganismTrain, TextCopyAddsRepeatTurnsToTheTextExamples) {
+    Scratch scratch;
+    auto o = small_run(scratch.dir, 2, 1);
+    o.text_copy = true;
+    train_organism(o, small_geometry());
+    const auto record = io::read_json_file(scratch.dir / "training.json");
+    EXPECT_TRUE(record.at("text_copy").get<bool>());
+    // Two safety turns per training request and guard question, one copy turn per training
+    // request, guard question, statement and word list.
+    EXPECT_EQ(record.at("n_text_examples").get<int>(),
+              2 * (2 * 672 + 672) + (2 * 672 + 672 + 448 + 672));
+}
+
 TEST(OrganismTrain, RejectsBadOptions) {
     Scratch scratch;
     auto o = small_run(scratch.dir, 1, 1);
