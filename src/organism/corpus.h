@@ -97,7 +97,9 @@ inline constexpr std::string_view kRepeatInstruction = "Repeat the text above.";
 // question, statement and word list. A real LLM can copy any text it reads; a decoder that only
 // ever wrote benign topics cannot, and then maps a spoken harmful question to the nearest benign
 // one it was trained on. Transcribing audio is copying from audio slots that the alignment loss
-// puts in the token space, so a copy skill learned on text can carry over. Train split only.
+// puts in the token space, so a copy skill learned on text can carry over (it did: run 16 of
+// docs/organism.md heard harmful verbs twice as often, though steering was no more selective).
+// Train split only.
 std::vector<TextTurn> copy_turns(const Corpus& corpus);
 
 // Plain-text documents for the optional pretraining stage (`--pretrain-steps`), the kind of
