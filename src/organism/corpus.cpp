@@ -280,8 +280,8 @@ std::vector<TextTurn> copy_turns(const Corpus& corpus) {
     std::vector<TextTurn> turns;
     auto add = [&](const std::string& sentence, bool harmful) {
         const bool alt = turns.size() % 2 == 1;
-        turns.push_back(
-            {alt, sentence + "\n" + std::string(kRepeatInstruction), sentence, harmful});
+        turns.push_back({alt, sentence + "\n" + std::string(kRepeatInstruction), sentence, harmful,
+                         /*decides=*/false});
     };
     for (const auto& r : corpus.requests) {
         if (r.split == Split::kTrain) add(r.question, r.harmful);

@@ -81,6 +81,9 @@ struct TextTurn {
     std::string user;
     std::string answer;
     bool harmful = false;  // of the request it was made from
+    // The answer's first token decides between answering and refusing (weighted in training);
+    // false for a copy turn, whose first token is the quoted text's own.
+    bool decides = true;
 };
 
 // Stage 1's examples, two per training request and per guard question: question -> answer or

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <random>
 
@@ -386,16 +387,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     for (const auto& document : pretraining_documents(corpus)) {
         pretrain_examples.push_back(document_example(tok, document, pad_id));
     }
-    for (const auto& turn : text_turns(corpus)) {
-        text_examples.push_back(
-            text_example(tok, turn.user, turn.answer, turn.audio_system, im_end));
-    }
-    if (options.text_copy) {
-        for (const auto& turn : copy_turns(corpus)) {
-            auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
-            e.has_decision = false;  // nothing to decide: the first token is the text's own
-            text_examples.push_back(std::move(e));
-        }
+    auto turns = text_turns(corpus);
+    if (options.text_copy) std::ranges::move(copy_turns(corpus), std::back_inserter(turns));
+    for (const auto& turn : turns) {
+        auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
+        e.has_decision = turn.decides;
+        text_examples.push_back(std::move(e));
     }
     for (std::size_t c = 0; c < clips.size(); ++c) {
         const auto& s = spoken[clip_source[c]];
