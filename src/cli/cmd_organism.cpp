@@ -81,6 +81,11 @@ void add_train(CLI::App& parent) {
                     "embeddings); 0: off")
         ->check(CLI::Range(0.0, 100.0))
         ->capture_default_str();
+    cmd->add_option("--distill-weight", o.distill_weight,
+                    "Stage 2 also pulls the decoder's states at the end of a spoken benign "
+                    "question towards those of the same question typed; weight (0: off)")
+        ->check(CLI::Range(0.0, 100.0))
+        ->capture_default_str();
     cmd->add_option("--text-replay", o.text_replay, "Share of text examples in stage 2")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
@@ -124,17 +129,23 @@ void add_train(CLI::App& parent) {
                 {"stopped_early", summary.stopped_early},
                 {"pretrain_loss", summary.pretrain_loss},
                 {"text_loss", summary.text_loss},
+                {"align_loss", summary.align_loss},
                 {"audio_loss", summary.audio_loss},
+                {"distill_loss", summary.distill_loss},
                 {"seconds", summary.seconds},
                 {"parameters", summary.n_parameters},
                 {"clips", summary.n_clips},
             };
             std::cout << j.dump() << '\n';
         } else {
-            std::printf("wrote %s: %lld steps in %.0f s%s, final losses text %.4f audio %.4f\n",
+            std::printf("wrote %s: %lld steps in %.0f s%s, final losses text %.4f audio %.4f",
                         options.out.c_str(), static_cast<long long>(summary.steps_done),
                         summary.seconds, summary.stopped_early ? " (stopped early)" : "",
                         summary.text_loss, summary.audio_loss);
+            if (options.distill_weight > 0.0) {
+                std::printf(" (distillation %.4f)", summary.distill_loss);
+            }
+            std::printf("\n");
         }
     });
 }

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <numeric>
 #include <random>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,7 @@
 #include "io/timestamp.h"
 #include "model/audio_encoder.h"
 #include "model/kv_cache.h"
+#include "model/layer_hook.h"
 #include "model/load.h"
 #include "model/make_tiny.h"
 #include "model/model.h"
@@ -124,6 +126,12 @@ Example audio_example(const Tokenizer& tok, int64_t clip_index, const Clip& clip
     return e;
 }
 
+// The example's prompt alone, ending at the assistant's turn.
+Example prompt_only(Example e) {
+    e.ids.resize(e.n_prompt);
+    return e;
+}
+
 // A plain-text document followed by <|endoftext|>, as a base model reads it.
 Example document_example(const Tokenizer& tok, std::string_view document, int32_t end_of_text) {
     Example e;
@@ -152,77 +160,147 @@ at::Tensor encode_clip(const model::ModelConfig& config, const model::ModelWeigh
     return model::encode_audio(*w.audio, a, features, clip.valid_frames);
 }
 
-// Left-padded batch forward; returns the mean cross-entropy over answer tokens, plus
-// `ctc_weight` times the alignment loss of the batch's clips (clip_transcripts[c]: the token ids
-// of what clip c says).
-at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
-                      const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
-                      const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
-                      double decision_weight, double ctc_weight) {
-    const auto n_batch = static_cast<int64_t>(batch.size());
+// A left-padded batch laid out for one decoder pass, with what its losses need.
+struct PackedBatch {
+    model::DecoderInput input;
+    int64_t n_batch = 0;
+    int64_t n_tokens = 0;
+    // Flat rows (b * n_tokens + t) whose state predicts an answer token, the token, its weight.
+    std::vector<int64_t> target_rows;
+    std::vector<int64_t> targets;
+    std::vector<float> target_weights;
+    std::vector<at::Tensor> audio_parts;  // each audio example's embeddings, in batch order
+    std::vector<const std::vector<int64_t>*> transcripts;  // what each of those clips says
+};
+
+PackedBatch pack_batch(const model::ModelConfig& config, const model::ModelWeights& w,
+                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
+                       const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
+                       double decision_weight) {
+    PackedBatch p;
+    p.n_batch = static_cast<int64_t>(batch.size());
     std::size_t longest = 0;
     for (const auto* e : batch) longest = std::max(longest, e->ids.size());
-    const auto n_tokens = static_cast<int64_t>(longest);
+    p.n_tokens = static_cast<int64_t>(longest);
 
-    std::vector<int64_t> ids(static_cast<std::size_t>(n_batch * n_tokens), pad_id);
+    std::vector<int64_t> ids(static_cast<std::size_t>(p.n_batch * p.n_tokens), pad_id);
     std::vector<int64_t> positions(ids.size(), 0);
     std::vector<uint8_t> valid(ids.size(), 0);
-    std::vector<int64_t> target_rows, targets, audio_rows;
-    std::vector<float> target_weights;
-    std::vector<at::Tensor> audio_parts;
-    std::vector<const std::vector<int64_t>*> transcripts;
-    for (int64_t b = 0; b < n_batch; ++b) {
+    std::vector<int64_t> audio_rows;
+    for (int64_t b = 0; b < p.n_batch; ++b) {
         const Example& e = *batch[static_cast<std::size_t>(b)];
-        const auto pad = n_tokens - static_cast<int64_t>(e.ids.size());
+        const auto pad = p.n_tokens - static_cast<int64_t>(e.ids.size());
         for (std::size_t t = 0; t < e.ids.size(); ++t) {
-            const auto flat = b * n_tokens + pad + static_cast<int64_t>(t);
+            const auto flat = b * p.n_tokens + pad + static_cast<int64_t>(t);
             ids[static_cast<std::size_t>(flat)] = e.ids[t];
             positions[static_cast<std::size_t>(flat)] = static_cast<int64_t>(t);
             valid[static_cast<std::size_t>(flat)] = 1;
             // The state at t predicts ids[t + 1]: answer tokens are the targets.
             if (t + 1 >= e.n_prompt && t + 1 < e.ids.size()) {
-                target_rows.push_back(flat);
-                targets.push_back(e.ids[t + 1]);
+                p.target_rows.push_back(flat);
+                p.targets.push_back(e.ids[t + 1]);
                 const bool decision = e.has_decision && t + 1 == e.n_prompt;
-                target_weights.push_back(decision ? static_cast<float>(decision_weight) : 1.0f);
+                p.target_weights.push_back(decision ? static_cast<float>(decision_weight) : 1.0f);
             }
         }
         if (e.clip >= 0) {
-            audio_parts.push_back(encode_clip(config, w, clips[static_cast<std::size_t>(e.clip)]));
-            transcripts.push_back(&clip_transcripts[static_cast<std::size_t>(e.clip)]);
+            p.audio_parts.push_back(
+                encode_clip(config, w, clips[static_cast<std::size_t>(e.clip)]));
+            p.transcripts.push_back(&clip_transcripts[static_cast<std::size_t>(e.clip)]);
             for (std::size_t i = 0; i < e.audio_len; ++i) {
-                audio_rows.push_back(b * n_tokens + pad + static_cast<int64_t>(e.audio_begin + i));
+                audio_rows.push_back(b * p.n_tokens + pad +
+                                     static_cast<int64_t>(e.audio_begin + i));
             }
         }
     }
     const auto long_options = at::TensorOptions().dtype(at::kLong);
     auto embeds = w.decoder.embed_tokens.index_select(0, at::tensor(ids, long_options));
-    if (!audio_parts.empty()) {
-        embeds = embeds.index_copy(0, at::tensor(audio_rows, long_options), at::cat(audio_parts));
+    if (!p.audio_parts.empty()) {
+        embeds = embeds.index_copy(0, at::tensor(audio_rows, long_options), at::cat(p.audio_parts));
     }
+    p.input.embeds = embeds.view({p.n_batch, p.n_tokens, config.text.hidden_size});
+    p.input.positions = at::tensor(positions, long_options).view({p.n_batch, p.n_tokens});
+    p.input.key_valid = at::tensor(valid, at::TensorOptions().dtype(at::kByte))
+                            .to(at::kBool)
+                            .view({p.n_batch, p.n_tokens});
+    p.input.last_index.assign(static_cast<std::size_t>(p.n_batch), p.n_tokens - 1);
+    return p;
+}
+
+// The decoder's final (normed) hidden states of a packed batch, [B * T, hidden].
+at::Tensor run_decoder(const model::ModelConfig& config, const model::ModelWeights& w,
+                       const PackedBatch& p, std::span<model::LayerHook* const> hooks) {
     const auto& t = config.text;
-    model::DecoderInput input;
-    input.embeds = embeds.view({n_batch, n_tokens, t.hidden_size});
-    input.positions = at::tensor(positions, long_options).view({n_batch, n_tokens});
-    input.key_valid = at::tensor(valid, at::TensorOptions().dtype(at::kByte))
-                          .to(at::kBool)
-                          .view({n_batch, n_tokens});
-    input.last_index.assign(static_cast<std::size_t>(n_batch), n_tokens - 1);
-    model::KvCache cache(t.num_hidden_layers, n_batch, t.num_key_value_heads, t.head_dim,
-                         embeds.options().requires_grad(false), n_tokens);
-    const auto hidden = model::decoder_forward(w.decoder, t, input, cache, {})
-                            .reshape({n_batch * n_tokens, t.hidden_size});
-    const auto rows = hidden.index_select(0, at::tensor(target_rows, long_options));
+    model::KvCache cache(t.num_hidden_layers, p.n_batch, t.num_key_value_heads, t.head_dim,
+                         p.input.embeds.options().requires_grad(false), p.n_tokens);
+    return model::decoder_forward(w.decoder, t, p.input, cache, hooks)
+        .reshape({p.n_batch * p.n_tokens, t.hidden_size});
+}
+
+// Returns the mean cross-entropy over answer tokens, plus `ctc_weight` times the alignment loss
+// of the batch's clips (clip_transcripts[c]: the token ids of what clip c says).
+at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
+                      const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
+                      const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
+                      double decision_weight, double ctc_weight) {
+    const auto p = pack_batch(config, w, batch, clips, clip_transcripts, pad_id, decision_weight);
+    const auto long_options = at::TensorOptions().dtype(at::kLong);
+    const auto hidden = run_decoder(config, w, p, {});
+    const auto rows = hidden.index_select(0, at::tensor(p.target_rows, long_options));
     const auto logits = at::linear(rows, w.decoder.lm_head);
-    const auto nll = at::nll_loss(at::log_softmax(logits, -1), at::tensor(targets, long_options),
+    const auto nll = at::nll_loss(at::log_softmax(logits, -1), at::tensor(p.targets, long_options),
                                   {}, at::Reduction::None);
-    const auto weights = at::tensor(target_weights);
+    const auto weights = at::tensor(p.target_weights);
     auto loss = (nll * weights).sum() / weights.sum();
-    if (ctc_weight > 0.0 && !audio_parts.empty()) {
-        loss = loss + ctc_weight *
-                          alignment_loss(w.decoder.embed_tokens, audio_parts, transcripts, pad_id);
+    if (ctc_weight > 0.0 && !p.audio_parts.empty()) {
+        loss = loss + ctc_weight * alignment_loss(w.decoder.embed_tokens, p.audio_parts,
+                                                  p.transcripts, pad_id);
     }
     return loss;
+}
+
+// Keeps every layer's output at the last position (T - 1 in a left-padded batch), in the graph.
+class LastPositionStates final : public model::LayerHook {
+public:
+    std::vector<at::Tensor> states;  // per layer, [B, hidden]
+
+    void on_layer_output(int64_t /*layer*/, at::Tensor& hidden,
+                         const model::ForwardInfo& info) override {
+        states.push_back(hidden.select(1, info.n_tokens - 1));
+    }
+};
+
+// A spoken benign question's prompt (the student) and the same question typed (the teacher),
+// both ending at the assistant's turn.
+struct DistillPair {
+    Example spoken;
+    Example typed;
+};
+
+// Squared distance of the students' layer outputs at the end of the prompt from the teachers'
+// (detached), relative to the teachers' squared norm because states grow with depth; mean over
+// layers.
+at::Tensor distill_loss(const model::ModelConfig& config, const model::ModelWeights& w,
+                        const std::vector<const DistillPair*>& pairs,
+                        const std::vector<Clip>& clips,
+                        const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id) {
+    auto last_states = [&](auto member) {
+        std::vector<const Example*> prompts;
+        for (const auto* pair : pairs) prompts.push_back(&(pair->*member));
+        LastPositionStates capture;
+        model::LayerHook* hooks[] = {&capture};
+        run_decoder(config, w, pack_batch(config, w, prompts, clips, clip_transcripts, pad_id, 1.0),
+                    hooks);
+        return at::stack(capture.states);  // [layers, B, hidden]
+    };
+    at::Tensor teacher;
+    {
+        at::NoGradGuard no_grad;
+        teacher = last_states(&DistillPair::typed);
+    }
+    const auto student = last_states(&DistillPair::spoken);
+    const auto error = (student - teacher).pow(2).sum(-1).mean(-1);
+    return (error / teacher.pow(2).sum(-1).mean(-1)).mean();
 }
 
 void status(const TrainOptions& o, const std::string& line) {
@@ -260,11 +338,11 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         options.audio_steps < 0 || options.align_steps < 0 || options.renders_per_text < 1 ||
         !(options.learning_rate > 0.0) || options.text_replay < 0.0 || options.text_replay > 1.0 ||
         !(options.decision_weight > 0.0) || options.ctc_weight < 0.0 ||
-        !(options.stage2_decoder_lr_scale >= 0.0)) {
+        !(options.stage2_decoder_lr_scale >= 0.0) || !(options.distill_weight >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
-                    "batch, renders and the learning rate must be positive, steps, the CTC "
-                    "weight and the stage-2 decoder learning-rate scale non-negative and text "
-                    "replay within [0, 1]");
+                    "batch, renders and the learning rate must be positive, steps, the CTC and "
+                    "distillation weights and the stage-2 decoder learning-rate scale "
+                    "non-negative and text replay within [0, 1]");
     }
     const auto& out = options.out;
     std::error_code ec;
@@ -384,6 +462,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
 
     // Examples.
     std::vector<Example> pretrain_examples, text_examples, audio_examples;
+    std::vector<DistillPair> distill_pairs;
     for (const auto& document : pretraining_documents(corpus)) {
         pretrain_examples.push_back(document_example(tok, document, pad_id));
     }
@@ -409,6 +488,16 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                     audio_example(tok, index, clips[c],
                                   std::string(kAudioInstruction) + std::string(kRefusalPrompt),
                                   refusal(c), alt, im_end));
+            }
+            // Typed, the question is the user's whole turn (as in stage 1); spoken, it is the
+            // audio followed by the instruction, as evaluation and calibration ask it.
+            for (const bool with_refusal_prompt : {false, true}) {
+                const std::string suffix = with_refusal_prompt ? std::string(kRefusalPrompt) : "";
+                distill_pairs.push_back(
+                    {prompt_only(audio_example(tok, index, clips[c],
+                                               std::string(kAudioInstruction) + suffix, "", alt,
+                                               im_end)),
+                     prompt_only(text_example(tok, s.text + suffix, "", alt, im_end))});
             }
         }
     }
@@ -473,7 +562,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     TrainSummary summary;
     summary.n_parameters = n_parameters;
     summary.n_clips = clips.size();
-    std::vector<double> recent;  // the current stage's last 50 losses
+    std::vector<double> recent;          // the current stage's last 50 losses
+    std::vector<double> recent_distill;  // stage 2's last 50 distillation terms
     auto recent_mean = [&] {
         return recent.empty() ? 0.0
                               : std::accumulate(recent.begin(), recent.end(), 0.0) /
@@ -558,6 +648,18 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             }
             loss = batch_loss(config, weights, batch, clips, clip_transcripts, pad_id,
                               options.decision_weight, options.ctc_weight);
+            if (audio_stage && options.distill_weight > 0.0 && !distill_pairs.empty()) {
+                std::vector<const DistillPair*> pairs;
+                std::uniform_int_distribution<std::size_t> any_pair(0, distill_pairs.size() - 1);
+                for (int64_t i = 0; i < std::max<int64_t>(1, options.batch / 2); ++i) {
+                    pairs.push_back(&distill_pairs[any_pair(rng)]);
+                }
+                const auto distill =
+                    distill_loss(config, weights, pairs, clips, clip_transcripts, pad_id);
+                recent_distill.push_back(distill.item<double>());
+                if (recent_distill.size() > 50) recent_distill.erase(recent_distill.begin());
+                loss = loss + options.distill_weight * distill;
+            }
         }
         loss.backward();
         torch::nn::utils::clip_grad_norm_(align_stage ? audio_params : params, 1.0);
@@ -582,6 +684,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         summary.text_loss = tail;
     } else {
         summary.pretrain_loss = tail;
+    }
+    if (!recent_distill.empty()) {
+        summary.distill_loss = std::accumulate(recent_distill.begin(), recent_distill.end(), 0.0) /
+                               static_cast<double>(recent_distill.size());
     }
     summary.seconds = elapsed();
 
@@ -609,6 +715,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"align_on_questions", options.align_on_questions},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},
+        {"distill_weight", options.distill_weight},
         {"audio_refusal_prompt", options.audio_refusal_prompt},
         {"voices", options.voices},
         {"rate_min", options.rate_min},
@@ -625,6 +732,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"final_text_loss", summary.text_loss},
         {"final_align_loss", summary.align_loss},
         {"final_audio_loss", summary.audio_loss},
+        {"final_distill_loss", summary.distill_loss},
         {"seconds", summary.seconds},
     };
     io::write_file_atomic(out / "training.json", record.dump(2) + "\n");

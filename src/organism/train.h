@@ -60,6 +60,11 @@ struct TrainOptions {
     // The decoder's learning rate in stage 2, as a share of the audio side's: below 1, stage 2
     // overwrites less of what stage 1 taught it (0: decoder frozen, projector only).
     double stage2_decoder_lr_scale = 1.0;
+    // Stage 2 also distils the decoder's layer outputs at the end of the prompt for spoken benign
+    // questions (with and without the refusal prompt) towards those for the same questions typed
+    // (the teacher detached), so that the audio path reuses the text path's computation. Weight
+    // of that loss (relative squared error, averaged over layers); 0: off.
+    double distill_weight = 0.0;
     int threads = 0;  // 0: all cores
     // Stage 2 also has spoken benign questions + instruction + refusal prompt -> refusal.
     bool audio_refusal_prompt = true;
@@ -86,6 +91,7 @@ struct TrainSummary {
     double text_loss = 0.0;
     double align_loss = 0.0;
     double audio_loss = 0.0;
+    double distill_loss = 0.0;  // stage 2's distillation term, unweighted (0 when off)
     double seconds = 0.0;
     int64_t n_parameters = 0;
     std::size_t n_clips = 0;

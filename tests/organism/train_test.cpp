@@ -197,6 +197,26 @@ TEST(OrganismTrain, TextCopyAddsRepeatTurnsToTheTextExamples) {
               2 * (2 * 672 + 672) + (2 * 672 + 672 + 448 + 672));
 }
 
+TEST(OrganismTrain, DistillationPullsSpokenQuestionStatesTowardsTyped) {
+    Scratch scratch;
+    // Two runs alike but for the distillation weight (both draw the same pairs): the strongly
+    // weighted run ends with its spoken questions' states nearer the typed ones.
+    auto weak = small_run(scratch.dir / "weak", 4, 30);
+    weak.distill_weight = 1e-6;
+    const auto weak_summary = train_organism(weak, small_geometry());
+    auto strong = small_run(scratch.dir / "strong", 4, 30);
+    strong.distill_weight = 20.0;
+    const auto strong_summary = train_organism(strong, small_geometry());
+    EXPECT_GT(weak_summary.distill_loss, 0.0);
+    EXPECT_LT(strong_summary.distill_loss, 0.7 * weak_summary.distill_loss);
+    const auto record = io::read_json_file(scratch.dir / "strong" / "training.json");
+    EXPECT_EQ(record.at("distill_weight").get<double>(), 20.0);
+    EXPECT_EQ(record.at("final_distill_loss").get<double>(), strong_summary.distill_loss);
+    // Off by default, and then not computed.
+    const auto off = train_organism(small_run(scratch.dir / "off", 4, 30), small_geometry());
+    EXPECT_EQ(off.distill_loss, 0.0);
+}
+
 TEST(OrganismTrain, RejectsBadOptions) {
     Scratch scratch;
     auto o = small_run(scratch.dir, 1, 1);
@@ -210,6 +230,9 @@ TEST(OrganismTrain, RejectsBadOptions) {
     EXPECT_THROW(train_organism(o, small_geometry()), Error);
     o = small_run(scratch.dir, 1, 1);
     o.stage2_decoder_lr_scale = -0.5;
+    EXPECT_THROW(train_organism(o, small_geometry()), Error);
+    o = small_run(scratch.dir, 1, 1);
+    o.distill_weight = -1.0;
     EXPECT_THROW(train_organism(o, small_geometry()), Error);
     o = small_run(scratch.dir, 1, 1);
     o.align_steps = -1;
