@@ -303,6 +303,24 @@ at::Tensor distill_loss(const model::ModelConfig& config, const model::ModelWeig
     return (error / teacher.pow(2).sum(-1).mean(-1)).mean();
 }
 
+// The mean of the last 50 values added (0 before any): a stage's reported loss.
+class RecentMean {
+public:
+    void add(double value) {
+        values_.push_back(value);
+        if (values_.size() > 50) values_.erase(values_.begin());
+    }
+    double mean() const {
+        return values_.empty() ? 0.0
+                               : std::accumulate(values_.begin(), values_.end(), 0.0) /
+                                     static_cast<double>(values_.size());
+    }
+    void clear() { values_.clear(); }
+
+private:
+    std::vector<double> values_;
+};
+
 void status(const TrainOptions& o, const std::string& line) {
     if (o.on_status) o.on_status(line);
 }
@@ -491,13 +509,17 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             }
             // Typed, the question is the user's whole turn (as in stage 1); spoken, it is the
             // audio followed by the instruction, as evaluation and calibration ask it.
-            for (const bool with_refusal_prompt : {false, true}) {
-                const std::string suffix = with_refusal_prompt ? std::string(kRefusalPrompt) : "";
-                distill_pairs.push_back(
-                    {prompt_only(audio_example(tok, index, clips[c],
-                                               std::string(kAudioInstruction) + suffix, "", alt,
-                                               im_end)),
-                     prompt_only(text_example(tok, s.text + suffix, "", alt, im_end))});
+            // Only when used: two more prompts to tokenize per spoken question.
+            if (options.distill_weight > 0.0) {
+                for (const bool with_refusal_prompt : {false, true}) {
+                    const std::string suffix =
+                        with_refusal_prompt ? std::string(kRefusalPrompt) : "";
+                    distill_pairs.push_back(
+                        {prompt_only(audio_example(tok, index, clips[c],
+                                                   std::string(kAudioInstruction) + suffix, "", alt,
+                                                   im_end)),
+                         prompt_only(text_example(tok, s.text + suffix, "", alt, im_end))});
+                }
             }
         }
     }
@@ -562,13 +584,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     TrainSummary summary;
     summary.n_parameters = n_parameters;
     summary.n_clips = clips.size();
-    std::vector<double> recent;          // the current stage's last 50 losses
-    std::vector<double> recent_distill;  // stage 2's last 50 distillation terms
-    auto recent_mean = [&] {
-        return recent.empty() ? 0.0
-                              : std::accumulate(recent.begin(), recent.end(), 0.0) /
-                                    static_cast<double>(recent.size());
-    };
+    RecentMean recent;          // the current stage's losses
+    RecentMean recent_distill;  // stage 2's distillation terms
     auto pick = [&](const std::vector<Example>& pool) {
         return &pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng)];
     };
@@ -583,16 +600,16 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         const bool align_stage = step >= text_end && step < align_end;
         const bool audio_stage = step >= align_end;
         if (step == text_begin && step > 0) {
-            summary.pretrain_loss = recent_mean();
+            summary.pretrain_loss = recent.mean();
             recent.clear();
             status(options, "stage 1: text safety tuning");
         }
         if (step == text_end && step > text_begin) {
-            summary.text_loss = recent_mean();
+            summary.text_loss = recent.mean();
             recent.clear();
         }
         if (step == align_end && options.align_steps > 0) {
-            summary.align_loss = recent_mean();
+            summary.align_loss = recent.mean();
             recent.clear();
         }
         if (step == 0 && text_begin > 0) {
@@ -656,8 +673,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                 }
                 const auto distill =
                     distill_loss(config, weights, pairs, clips, clip_transcripts, pad_id);
-                recent_distill.push_back(distill.item<double>());
-                if (recent_distill.size() > 50) recent_distill.erase(recent_distill.begin());
+                recent_distill.add(distill.item<double>());
                 loss = loss + options.distill_weight * distill;
             }
         }
@@ -670,12 +686,11 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                         "loss became " + std::to_string(value) + " at step " + std::to_string(step),
                         "lower --lr");
         }
-        recent.push_back(value);
-        if (recent.size() > 50) recent.erase(recent.begin());
+        recent.add(value);
         summary.steps_done = step + 1;
         if (options.on_step) options.on_step(step + 1, total, value, elapsed());
     }
-    const double tail = recent_mean();
+    const double tail = recent.mean();
     if (summary.steps_done > align_end) {
         summary.audio_loss = tail;
     } else if (summary.steps_done > text_end) {
@@ -685,10 +700,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     } else {
         summary.pretrain_loss = tail;
     }
-    if (!recent_distill.empty()) {
-        summary.distill_loss = std::accumulate(recent_distill.begin(), recent_distill.end(), 0.0) /
-                               static_cast<double>(recent_distill.size());
-    }
+    summary.distill_loss = recent_distill.mean();
     summary.seconds = elapsed();
 
     // Checkpoint (f32), side files and the record of how it was made.
