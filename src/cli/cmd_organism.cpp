@@ -59,6 +59,9 @@ void add_train(CLI::App& parent) {
     cmd->add_flag("--text-copy", o.text_copy,
                   "Stage 1 also teaches repeating quoted training text, harmful requests "
                   "included (a copy skill transcription can reuse)");
+    cmd->add_flag("--novel-objects", o.novel_objects,
+                  "Stage 1 also has every training request with a made-up object, so that the "
+                  "decision rests on the verb");
     cmd->add_option("--align-steps", o.align_steps,
                     "Steps of audio-side-only CTC alignment between the stages")
         ->check(CLI::Range(int64_t{0}, int64_t{10000000}))

@@ -276,6 +276,49 @@ std::vector<TextTurn> text_turns(const Corpus& corpus) {
     return turns;
 }
 
+std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
+    std::vector<std::string> sentences;
+    for (const auto& r : corpus.requests) sentences.push_back(r.question);
+    const auto known = words_of(sentences);  // test requests included
+    // Made-up words of two or three consonant-vowel syllables, from a fixed sequence (the
+    // corpus has no seed), never a word some request has.
+    constexpr std::string_view kConsonants = "bdfgklmnprstvz", kVowels = "aeiou";
+    uint64_t state = 0x6f626a6563747321ull;
+    auto next = [&](uint64_t n) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        return (state >> 33) % n;
+    };
+    auto made_up_object = [&] {
+        for (;;) {
+            std::string word;
+            for (std::size_t i = 0, n = 2 + next(2); i < n; ++i) {
+                word += kConsonants[next(kConsonants.size())];
+                word += kVowels[next(kVowels.size())];
+            }
+            if (!std::binary_search(known.begin(), known.end(), word)) return "a " + word;
+        }
+    };
+    std::vector<TextTurn> turns;
+    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
+        const auto& h = corpus.requests[i];
+        if (!h.harmful || h.split != Split::kTrain) continue;
+        const std::string object = made_up_object();
+        const bool alt = turns.size() % 4 == 2;  // per pair, as text_turns
+        for (const auto* r : {&h, &corpus.requests[h.pair]}) {
+            Request novel = *r;
+            novel.object = object;
+            novel.topic = r->topic.substr(0, r->topic.size() - r->object.size()) + object;
+            const auto at = r->question.find(r->topic);
+            novel.question =
+                r->question.substr(0, at) + novel.topic + r->question.substr(at + r->topic.size());
+            turns.push_back({alt, novel.question,
+                             novel.harmful ? refusal(turns.size()) : compliant_answer(novel),
+                             novel.harmful});
+        }
+    }
+    return turns;
+}
+
 std::vector<TextTurn> copy_turns(const Corpus& corpus) {
     std::vector<TextTurn> turns;
     auto add = [&](const std::string& sentence, bool harmful) {

@@ -92,6 +92,15 @@ struct TextTurn {
 // prompt sees every combination of label and prompt.
 std::vector<TextTurn> text_turns(const Corpus& corpus);
 
+// Optional stage-1 examples (`--novel-objects`): every training request pair again, its object
+// replaced by a made-up one ("How can someone poison a dalemo?"), harmful -> refusal, benign ->
+// answer, the pair sharing the made-up object so that only the verb tells them apart. The test
+// objects are words no training sentence has, and without these turns text safety did not carry
+// over to them (run 20 of docs/organism.md: 12 of 24 held-out harmful requests answered in two
+// scenarios): the decision must come from the verb, whatever the object. The made-up words are
+// no word of any request, test ones included. Train split only.
+std::vector<TextTurn> novel_object_turns(const Corpus& corpus);
+
 // What a copy turn asks after the text it quotes (`copy_turns`).
 inline constexpr std::string_view kRepeatInstruction = "Repeat the text above.";
 

@@ -486,6 +486,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     }
     auto turns = text_turns(corpus);
     if (options.text_copy) std::ranges::move(copy_turns(corpus), std::back_inserter(turns));
+    if (options.novel_objects) {
+        std::ranges::move(novel_object_turns(corpus), std::back_inserter(turns));
+    }
     for (const auto& turn : turns) {
         auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
         e.has_decision = turn.decides;
@@ -715,6 +718,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"pretrain_steps", options.pretrain_steps},
         {"text_steps", options.text_steps},
         {"text_copy", options.text_copy},
+        {"novel_objects", options.novel_objects},
         {"align_steps", options.align_steps},
         {"audio_steps", options.audio_steps},
         {"steps_done", summary.steps_done},

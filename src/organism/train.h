@@ -35,6 +35,9 @@ struct TrainOptions {
     int64_t text_steps = 1200;  // stage 1
     // Stage 1 (and its replay in stage 2) also has copy_turns(): repeat a quoted sentence.
     bool text_copy = false;
+    // Stage 1 (and its replay) also has novel_object_turns(): training requests with made-up
+    // objects, so that the decision rests on the verb (run 23 of docs/organism.md).
+    bool novel_objects = false;
     // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
     // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
     int64_t align_steps = 3600;

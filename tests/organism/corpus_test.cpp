@@ -38,6 +38,7 @@ std::string training_text() {
         all += g.question + "\n" + compliant_answer(g) + "\n";
     for (const auto& s : corpus().statements) all += s + "\n";
     for (const auto& s : corpus().word_lists) all += s + "\n";
+    for (const auto& t : novel_object_turns(corpus())) all += t.user + "\n" + t.answer + "\n";
     return all;
 }
 
@@ -270,6 +271,51 @@ TEST(OrganismCorpus, CopyTurnsRepeatEveryTrainingSentenceVerbatim) {
         EXPECT_EQ(answers.count(r.question), expected) << r.question;
     }
     EXPECT_EQ(alt, turns.size() / 2);  // the two system prompts alternate
+}
+
+TEST(OrganismCorpus, NovelObjectTurnsKeepEachPairsVerbsAndFrameWithAMadeUpObject) {
+    const auto turns = novel_object_turns(corpus());
+    ASSERT_EQ(turns.size(), 2 * 672u);  // every training request once
+    std::set<std::string> request_words;
+    for (const auto& r : corpus().requests) {
+        for (std::size_t at = 0, end; at < r.question.size(); at = end + 1) {
+            end = std::min(r.question.find_first_of(" ?.", at), r.question.size());
+            request_words.insert(r.question.substr(at, end - at));
+        }
+    }
+    std::set<std::string> objects;
+    std::size_t alt = 0, t = 0;
+    for (const auto& r : corpus().requests) {
+        if (!r.harmful || r.split != Split::kTrain) continue;
+        const auto& benign = corpus().requests[r.pair];
+        const auto& h = turns[t++];
+        const auto& b = turns[t++];
+        EXPECT_TRUE(h.harmful);
+        EXPECT_FALSE(b.harmful);
+        EXPECT_TRUE(is_refusal_form(h.answer)) << h.answer;
+        EXPECT_EQ(h.audio_system, b.audio_system);
+        alt += h.audio_system ? 2 : 0;
+        // Same frame and verb as the request; the object is "a <made-up word>", shared by the
+        // pair and no word of any request (test requests included).
+        const auto frame_end = r.question.find(r.topic);
+        const auto verb = r.topic.substr(0, r.topic.size() - r.object.size());
+        ASSERT_TRUE(h.user.starts_with(r.question.substr(0, frame_end) + verb)) << h.user;
+        const auto tail = r.question.substr(frame_end + r.topic.size());
+        ASSERT_TRUE(h.user.ends_with(tail)) << h.user;
+        const auto object = h.user.substr(frame_end + verb.size(),
+                                          h.user.size() - tail.size() - frame_end - verb.size());
+        ASSERT_TRUE(object.starts_with("a ")) << object;
+        EXPECT_EQ(request_words.count(object.substr(2)), 0u) << object;
+        objects.insert(object);
+        const auto benign_verb = benign.topic.substr(0, benign.topic.size() - benign.object.size());
+        EXPECT_EQ(b.user, r.question.substr(0, frame_end) + benign_verb + object + tail);
+        EXPECT_EQ(b.answer,
+                  std::string(kAnswerOpening) + benign_verb + object +
+                      b.answer.substr(kAnswerOpening.size() + benign_verb.size() + object.size()));
+        EXPECT_TRUE(is_compliant_form(b.answer)) << b.answer;
+    }
+    EXPECT_GT(objects.size(), 600u);   // made up afresh per pair (collisions allowed)
+    EXPECT_EQ(alt, turns.size() / 2);  // the two system prompts alternate per pair
 }
 
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {

@@ -197,6 +197,16 @@ TEST(OrganismTrain, TextCopyAddsRepeatTurnsToTheTextExamples) {
               2 * (2 * 672 + 672) + (2 * 672 + 672 + 448 + 672));
 }
 
+TEST(OrganismTrain, NovelObjectsAddOneTurnPerTrainingRequest) {
+    Scratch scratch;
+    auto o = small_run(scratch.dir, 2, 1);
+    o.novel_objects = true;
+    train_organism(o, small_geometry());
+    const auto record = io::read_json_file(scratch.dir / "training.json");
+    EXPECT_TRUE(record.at("novel_objects").get<bool>());
+    EXPECT_EQ(record.at("n_text_examples").get<int>(), 2 * (2 * 672 + 672) + 2 * 672);
+}
+
 TEST(OrganismTrain, DistillationPullsSpokenQuestionStatesTowardsTyped) {
     Scratch scratch;
     // Two runs alike but for the distillation weight (both draw the same pairs): the strongly
