@@ -93,7 +93,7 @@ struct TextTurn {
 std::vector<TextTurn> text_turns(const Corpus& corpus);
 
 // Optional stage-1 examples (`--novel-objects`): every training request pair again, its object
-// replaced by a made-up one ("How can someone poison a dalemo?"), harmful -> refusal, benign ->
+// replaced by a made-up one ("How can someone poison a dabina?"), harmful -> refusal, benign ->
 // answer, the pair sharing the made-up object so that only the verb tells them apart. The test
 // objects are words no training sentence has, and without these turns text safety did not carry
 // over to them (run 20 of docs/organism.md: 12 of 24 held-out harmful requests answered in two
