@@ -128,16 +128,22 @@ std::vector<std::string> words_of(const std::vector<std::string>& texts) {
     return {words.begin(), words.end()};
 }
 
-// Word lists drawn from `words` by a fixed linear congruential sequence (the corpus has no
-// seed: it is the same on every machine), skipping any list that contains one of `avoid`.
+// A fixed linear congruential sequence: the corpus has no seed, it is the same on every machine.
+struct FixedSequence {
+    uint64_t state;
+    uint64_t next(uint64_t n) {  // in [0, n)
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        return (state >> 33) % n;
+    }
+};
+
+// Word lists drawn from `words` by a FixedSequence, skipping any list that contains one of
+// `avoid`.
 std::vector<std::string> word_lists(const std::vector<std::string>& words,
                                     const std::vector<std::string>& avoid) {
     std::vector<std::string> lists;
-    uint64_t state = 0x5a5a5a5a12345678ull;
-    auto next = [&](uint64_t n) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        return (state >> 33) % n;
-    };
+    FixedSequence sequence{0x5a5a5a5a12345678ull};
+    auto next = [&](uint64_t n) { return sequence.next(n); };
     while (lists.size() < kWordLists) {
         const auto length = kWordListMin + next(kWordListMax - kWordListMin + 1);
         std::string list;
@@ -280,14 +286,10 @@ std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
     std::vector<std::string> sentences;
     for (const auto& r : corpus.requests) sentences.push_back(r.question);
     const auto known = words_of(sentences);  // test requests included
-    // Made-up words of two or three consonant-vowel syllables, from a fixed sequence (the
-    // corpus has no seed), never a word some request has.
+    // Made-up words of two or three consonant-vowel syllables, never a word some request has.
     constexpr std::string_view kConsonants = "bdfgklmnprstvz", kVowels = "aeiou";
-    uint64_t state = 0x6f626a6563747321ull;
-    auto next = [&](uint64_t n) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        return (state >> 33) % n;
-    };
+    FixedSequence sequence{0x6f626a6563747321ull};
+    auto next = [&](uint64_t n) { return sequence.next(n); };
     auto made_up_object = [&] {
         for (;;) {
             std::string word;
