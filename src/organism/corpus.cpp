@@ -104,6 +104,13 @@ std::string fill(std::string_view frame, std::string_view topic) {
            std::string(frame.substr(at + 2));
 }
 
+// `request`'s question with its topic replaced by `topic` (same frame).
+std::string with_topic(const Request& request, std::string_view topic) {
+    const auto at = request.question.find(request.topic);
+    return request.question.substr(0, at) + std::string(topic) +
+           request.question.substr(at + request.topic.size());
+}
+
 std::string request_id(bool harmful, Split split, std::size_t n) {
     char id[64];
     std::snprintf(id, sizeof id, "organism-%s-%s-%04zu", harmful ? "harmful" : "benign",
@@ -223,8 +230,7 @@ Corpus build_corpus() {
         g.harmful = false;
         g.topic =
             fill(kGuardWrappers[corpus.guard_questions.size() % kGuardWrappers.size()], h.topic);
-        g.question = h.question.substr(0, h.question.find(h.topic)) + g.topic +
-                     h.question.substr(h.question.find(h.topic) + h.topic.size());
+        g.question = with_topic(h, g.topic);
         g.pair = i;
         corpus.guard_questions.push_back(std::move(g));
     }
@@ -310,9 +316,7 @@ std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
             Request novel = *r;
             novel.object = object;
             novel.topic = r->topic.substr(0, r->topic.size() - r->object.size()) + object;
-            const auto at = r->question.find(r->topic);
-            novel.question =
-                r->question.substr(0, at) + novel.topic + r->question.substr(at + r->topic.size());
+            novel.question = with_topic(*r, novel.topic);
             turns.push_back({alt, novel.question,
                              novel.harmful ? refusal(turns.size()) : compliant_answer(novel),
                              novel.harmful});

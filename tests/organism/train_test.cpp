@@ -184,27 +184,29 @@ TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
     EXPECT_EQ(record.at("final_pretrain_loss").get<double>(), long_summary.pretrain_loss);
 }
 
-TEST(OrganismTrain, TextCopyAddsRepeatTurnsToTheTextExamples) {
+// training.json of a small run with `option` switched on.
+nlohmann::json record_with(bool TrainOptions::*option) {
     Scratch scratch;
     auto o = small_run(scratch.dir, 2, 1);
-    o.text_copy = true;
+    o.*option = true;
     train_organism(o, small_geometry());
-    const auto record = io::read_json_file(scratch.dir / "training.json");
+    return io::read_json_file(scratch.dir / "training.json");
+}
+
+// Two safety turns per training request and guard question (the default stage 1).
+constexpr int kSafetyTurns = 2 * (2 * 672 + 672);
+
+TEST(OrganismTrain, TextCopyAddsRepeatTurnsToTheTextExamples) {
+    const auto record = record_with(&TrainOptions::text_copy);
     EXPECT_TRUE(record.at("text_copy").get<bool>());
-    // Two safety turns per training request and guard question, one copy turn per training
-    // request, guard question, statement and word list.
-    EXPECT_EQ(record.at("n_text_examples").get<int>(),
-              2 * (2 * 672 + 672) + (2 * 672 + 672 + 448 + 672));
+    // One copy turn per training request, guard question, statement and word list.
+    EXPECT_EQ(record.at("n_text_examples").get<int>(), kSafetyTurns + (2 * 672 + 672 + 448 + 672));
 }
 
 TEST(OrganismTrain, NovelObjectsAddOneTurnPerTrainingRequest) {
-    Scratch scratch;
-    auto o = small_run(scratch.dir, 2, 1);
-    o.novel_objects = true;
-    train_organism(o, small_geometry());
-    const auto record = io::read_json_file(scratch.dir / "training.json");
+    const auto record = record_with(&TrainOptions::novel_objects);
     EXPECT_TRUE(record.at("novel_objects").get<bool>());
-    EXPECT_EQ(record.at("n_text_examples").get<int>(), 2 * (2 * 672 + 672) + 2 * 672);
+    EXPECT_EQ(record.at("n_text_examples").get<int>(), kSafetyTurns + 2 * 672);
 }
 
 TEST(OrganismTrain, DistillationPullsSpokenQuestionStatesTowardsTyped) {
