@@ -34,12 +34,14 @@ namespace {
 
 struct TrainFlags {
     organism::TrainOptions options;
+    organism::OrganismGeometry geometry;
     bool json = false;
 };
 
 void add_train(CLI::App& parent) {
     auto flags = std::make_shared<TrainFlags>();
     auto& o = flags->options;
+    auto& g = flags->geometry;
     auto* cmd = parent.add_subcommand(
         "train", "Train the organism on generated data (CPU, LibTorch autograd) into OUTDIR");
     cmd->add_option("--out", o.out, "Checkpoint folder to write (HF layout, plus data/)")
@@ -107,6 +109,20 @@ void add_train(CLI::App& parent) {
                     "Decoder learning rate in stage 2 as a share of --lr (0: decoder frozen)")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
+    // Widths in steps of 64: heads are 32 wide, and the decoder has half as many KV heads.
+    const std::vector<int64_t> widths = {64, 128, 192, 256, 320, 384, 448, 512, 768, 1024};
+    cmd->add_option("--hidden", g.hidden, "Decoder width (heads of 32, MLP 3x wide)")
+        ->check(CLI::IsMember(widths))
+        ->capture_default_str();
+    cmd->add_option("--layers", g.layers, "Decoder layers")
+        ->check(CLI::Range(int64_t{1}, int64_t{32}))
+        ->capture_default_str();
+    cmd->add_option("--audio-width", g.audio_d_model, "Audio encoder width (heads of 32, MLP 2x)")
+        ->check(CLI::IsMember(widths))
+        ->capture_default_str();
+    cmd->add_option("--audio-layers", g.audio_layers, "Audio encoder layers")
+        ->check(CLI::Range(int64_t{1}, int64_t{32}))
+        ->capture_default_str();
     cmd->add_option("--speech-cache", o.speech_cache,
                     "Keep rendered speech features in this file and reuse them across runs");
     cmd->add_option("-t,--threads", o.threads, "CPU threads (0: all cores)")
@@ -115,6 +131,9 @@ void add_train(CLI::App& parent) {
     cmd->add_flag("--json", flags->json, "Print the summary as JSON on stdout");
     cmd->callback([flags] {
         auto options = flags->options;
+        const auto geometry = organism::OrganismGeometry::scaled(
+            flags->geometry.hidden, flags->geometry.layers, flags->geometry.audio_d_model,
+            flags->geometry.audio_layers);
         options.on_status = [](const std::string& line) {
             std::cerr << "organism: " << line << '\n';
         };
@@ -124,7 +143,7 @@ void add_train(CLI::App& parent) {
                          static_cast<long long>(step), static_cast<long long>(total), loss,
                          seconds);
         };
-        const auto summary = organism::train_organism(options);
+        const auto summary = organism::train_organism(options, geometry);
         if (flags->json) {
             const nlohmann::ordered_json j = {
                 {"out", options.out.string()},

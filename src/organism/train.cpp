@@ -349,6 +349,27 @@ double measured_alpha(const std::filesystem::path& organism_dir, double fallback
     return io::read_json_file(measured).value("alpha", fallback);
 }
 
+OrganismGeometry OrganismGeometry::scaled(int64_t hidden, int64_t layers, int64_t audio_d_model,
+                                          int64_t audio_layers) {
+    if (hidden < 64 || hidden % 64 != 0 || audio_d_model < 32 || audio_d_model % 32 != 0 ||
+        layers < 1 || audio_layers < 1) {
+        throw Error(ErrorKind::kInvalidArgument, "organism geometry",
+                    "the decoder width must be a multiple of 64, the encoder's of 32, and both "
+                    "have at least one layer");
+    }
+    OrganismGeometry g;
+    g.hidden = hidden;
+    g.layers = layers;
+    g.heads = hidden / 32;
+    g.kv_heads = g.heads / 2;
+    g.intermediate = 3 * hidden;
+    g.audio_d_model = audio_d_model;
+    g.audio_layers = audio_layers;
+    g.audio_heads = audio_d_model / 32;
+    g.audio_ffn = 2 * audio_d_model;
+    return g;
+}
+
 TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry& geometry) {
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -738,6 +759,16 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"rate_max", options.rate_max},
         {"renders_per_text", options.renders_per_text},
         {"espeak_ng", eval::espeak_version()},
+        {"geometry",
+         {{"hidden", geometry.hidden},
+          {"layers", geometry.layers},
+          {"heads", geometry.heads},
+          {"kv_heads", geometry.kv_heads},
+          {"intermediate", geometry.intermediate},
+          {"audio_d_model", geometry.audio_d_model},
+          {"audio_layers", geometry.audio_layers},
+          {"audio_heads", geometry.audio_heads},
+          {"audio_ffn", geometry.audio_ffn}}},
         {"n_parameters", n_parameters},
         {"n_clips", clips.size()},
         {"audio_seconds", audio_seconds},

@@ -105,6 +105,11 @@ struct OrganismGeometry {
     int64_t audio_d_model = 128, audio_layers = 2, audio_heads = 4, audio_ffn = 256;
     int64_t hidden = 128, layers = 4, heads = 4, kv_heads = 2, intermediate = 384;
     int32_t n_merges = 700;
+
+    // The default's proportions at other sizes: heads 32 wide (half as many KV heads in the
+    // decoder), decoder MLP 3x and encoder MLP 2x the width. scaled(128, 4, 128, 2) is the default.
+    static OrganismGeometry scaled(int64_t hidden, int64_t layers, int64_t audio_d_model,
+                                   int64_t audio_layers);
 };
 
 // The speech settings to evaluate an organism with: the voices and rates of its training.json

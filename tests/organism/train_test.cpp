@@ -86,6 +86,35 @@ TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     EXPECT_EQ(record.at("n_clips").get<int>(), 6);
     EXPECT_EQ(record.at("ctc_weight").get<double>(), 1.0);
     EXPECT_EQ(record.at("final_align_loss").get<double>(), summary.align_loss);
+    EXPECT_EQ(record.at("geometry").at("hidden").get<int>(), 32);
+    EXPECT_EQ(record.at("geometry").at("audio_layers").get<int>(), 1);
+}
+
+TEST(OrganismGeometry, ScaledKeepsTheDefaultsProportions) {
+    const OrganismGeometry defaults;
+    const auto same = OrganismGeometry::scaled(128, 4, 128, 2);
+    EXPECT_EQ(same.hidden, defaults.hidden);
+    EXPECT_EQ(same.layers, defaults.layers);
+    EXPECT_EQ(same.heads, defaults.heads);
+    EXPECT_EQ(same.kv_heads, defaults.kv_heads);
+    EXPECT_EQ(same.intermediate, defaults.intermediate);
+    EXPECT_EQ(same.audio_d_model, defaults.audio_d_model);
+    EXPECT_EQ(same.audio_layers, defaults.audio_layers);
+    EXPECT_EQ(same.audio_heads, defaults.audio_heads);
+    EXPECT_EQ(same.audio_ffn, defaults.audio_ffn);
+    EXPECT_EQ(same.n_merges, defaults.n_merges);
+
+    const auto wide = OrganismGeometry::scaled(256, 6, 192, 3);
+    EXPECT_EQ(wide.heads, 8);
+    EXPECT_EQ(wide.kv_heads, 4);
+    EXPECT_EQ(wide.intermediate, 768);
+    EXPECT_EQ(wide.audio_heads, 6);
+    EXPECT_EQ(wide.audio_ffn, 384);
+
+    EXPECT_THROW(OrganismGeometry::scaled(96, 4, 128, 2),
+                 Error);  // 3 heads: KV heads would not divide
+    EXPECT_THROW(OrganismGeometry::scaled(128, 0, 128, 2), Error);
+    EXPECT_THROW(OrganismGeometry::scaled(128, 4, 100, 2), Error);
 }
 
 TEST(OrganismTrain, TrainingLowersTheTextLoss) {
