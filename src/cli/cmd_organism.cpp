@@ -109,7 +109,7 @@ void add_train(CLI::App& parent) {
                     "Decoder learning rate in stage 2 as a share of --lr (0: decoder frozen)")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
-    // Widths in steps of 64: heads are 32 wide, and the decoder has half as many KV heads.
+    // Widths are multiples of 64: heads are 32 wide, and the decoder has half as many KV heads.
     const std::vector<int64_t> widths = {64, 128, 192, 256, 320, 384, 448, 512, 768, 1024};
     cmd->add_option("--hidden", g.hidden, "Decoder width (heads of 32, MLP 3x wide)")
         ->check(CLI::IsMember(widths))
