@@ -150,13 +150,12 @@ std::vector<std::string> word_lists(const std::vector<std::string>& words,
                                     const std::vector<std::string>& avoid) {
     std::vector<std::string> lists;
     FixedSequence sequence{0x5a5a5a5a12345678ull};
-    auto next = [&](uint64_t n) { return sequence.next(n); };
     while (lists.size() < kWordLists) {
-        const auto length = kWordListMin + next(kWordListMax - kWordListMin + 1);
+        const auto length = kWordListMin + sequence.next(kWordListMax - kWordListMin + 1);
         std::string list;
         for (std::size_t i = 0; i < length; ++i) {
             if (i > 0) list += ' ';
-            list += words[next(words.size())];
+            list += words[sequence.next(words.size())];
         }
         list += '.';
         const auto padded = " " + list.substr(0, list.size() - 1) + " ";
@@ -295,13 +294,12 @@ std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
     // Made-up words of two or three consonant-vowel syllables, never a word some request has.
     constexpr std::string_view kConsonants = "bdfgklmnprstvz", kVowels = "aeiou";
     FixedSequence sequence{0x6f626a6563747321ull};
-    auto next = [&](uint64_t n) { return sequence.next(n); };
     auto made_up_object = [&] {
         for (;;) {
             std::string word;
-            for (std::size_t i = 0, n = 2 + next(2); i < n; ++i) {
-                word += kConsonants[next(kConsonants.size())];
-                word += kVowels[next(kVowels.size())];
+            for (std::size_t i = 0, n = 2 + sequence.next(2); i < n; ++i) {
+                word += kConsonants[sequence.next(kConsonants.size())];
+                word += kVowels[sequence.next(kVowels.size())];
             }
             if (!std::binary_search(known.begin(), known.end(), word)) return "a " + word;
         }

@@ -111,8 +111,8 @@ TEST(OrganismGeometry, ScaledKeepsTheDefaultsProportions) {
     EXPECT_EQ(wide.audio_heads, 6);
     EXPECT_EQ(wide.audio_ffn, 384);
 
-    EXPECT_THROW(OrganismGeometry::scaled(96, 4, 128, 2),
-                 Error);  // 3 heads: KV heads would not divide
+    // 96 wide: 3 heads, which 2 KV heads would not divide.
+    EXPECT_THROW(OrganismGeometry::scaled(96, 4, 128, 2), Error);
     EXPECT_THROW(OrganismGeometry::scaled(128, 0, 128, 2), Error);
     EXPECT_THROW(OrganismGeometry::scaled(128, 4, 100, 2), Error);
 }
