@@ -88,6 +88,11 @@ TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     EXPECT_EQ(record.at("final_align_loss").get<double>(), summary.align_loss);
     EXPECT_EQ(record.at("geometry").at("hidden").get<int>(), 32);
     EXPECT_EQ(record.at("geometry").at("audio_layers").get<int>(), 1);
+
+    // Training flushes denormals to zero (speed); the rest of the process must not inherit that.
+    volatile float denormal = 1e-39f;
+    volatile float one = 1.0f;
+    EXPECT_GT(denormal * one, 0.0f);
 }
 
 TEST(OrganismGeometry, ScaledKeepsTheDefaultsProportions) {
