@@ -81,6 +81,10 @@ void add_train(CLI::App& parent) {
                     "Loss weight of each answer's first token (answer or refuse)")
         ->check(CLI::Range(0.01, 100.0))
         ->capture_default_str();
+    cmd->add_option("--spoken-decision-weight", o.spoken_decision_weight,
+                    "The same for spoken questions in stage 2 (default: --decision-weight); 0: "
+                    "the decision on speech is not trained, only carried over from text")
+        ->check(CLI::Range(0.0, 100.0));
     cmd->add_option("--ctc-weight", o.ctc_weight,
                     "Weight of the audio-alignment loss (CTC against the decoder's token "
                     "embeddings); 0: off")

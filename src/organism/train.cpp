@@ -59,8 +59,9 @@ struct Clip {
 struct Example {
     std::vector<int32_t> ids;
     std::size_t n_prompt = 0;
-    bool has_decision = true;  // ids[n_prompt] decides between answering and refusing
-    int64_t clip = -1;         // index into the clip table, or -1 for text
+    // Loss weight of ids[n_prompt], the token that decides between answering and refusing.
+    float decision_weight = 1.0f;
+    int64_t clip = -1;  // index into the clip table, or -1 for text
     std::size_t audio_begin = 0;
     std::size_t audio_len = 0;
 };
@@ -138,7 +139,6 @@ Example document_example(const Tokenizer& tok, std::string_view document, int32_
     e.ids = tok.encode(document, false);
     e.ids.push_back(end_of_text);
     e.n_prompt = 1;
-    e.has_decision = false;
     return e;
 }
 
@@ -175,8 +175,7 @@ struct PackedBatch {
 
 PackedBatch pack_batch(const model::ModelConfig& config, const model::ModelWeights& w,
                        const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
-                       const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
-                       double decision_weight) {
+                       const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id) {
     PackedBatch p;
     p.n_batch = static_cast<int64_t>(batch.size());
     std::size_t longest = 0;
@@ -199,8 +198,7 @@ PackedBatch pack_batch(const model::ModelConfig& config, const model::ModelWeigh
             if (t + 1 >= e.n_prompt && t + 1 < e.ids.size()) {
                 p.target_rows.push_back(flat);
                 p.targets.push_back(e.ids[t + 1]);
-                const bool decision = e.has_decision && t + 1 == e.n_prompt;
-                p.target_weights.push_back(decision ? static_cast<float>(decision_weight) : 1.0f);
+                p.target_weights.push_back(t + 1 == e.n_prompt ? e.decision_weight : 1.0f);
             }
         }
         if (e.clip >= 0) {
@@ -242,8 +240,8 @@ at::Tensor run_decoder(const model::ModelConfig& config, const model::ModelWeigh
 at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
                       const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
-                      double decision_weight, double ctc_weight) {
-    const auto p = pack_batch(config, w, batch, clips, clip_transcripts, pad_id, decision_weight);
+                      double ctc_weight) {
+    const auto p = pack_batch(config, w, batch, clips, clip_transcripts, pad_id);
     const auto long_options = at::TensorOptions().dtype(at::kLong);
     const auto hidden = run_decoder(config, w, p, {});
     const auto rows = hidden.index_select(0, at::tensor(p.target_rows, long_options));
@@ -289,7 +287,7 @@ at::Tensor distill_loss(const model::ModelConfig& config, const model::ModelWeig
         for (const auto* pair : pairs) prompts.push_back(&(pair->*member));
         LastPositionStates capture;
         model::LayerHook* hooks[] = {&capture};
-        run_decoder(config, w, pack_batch(config, w, prompts, clips, clip_transcripts, pad_id, 1.0),
+        run_decoder(config, w, pack_batch(config, w, prompts, clips, clip_transcripts, pad_id),
                     hooks);
         return at::stack(capture.states);  // [layers, B, hidden]
     };
@@ -389,11 +387,13 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     if (options.batch < 1 || options.pretrain_steps < 0 || options.text_steps < 0 ||
         options.audio_steps < 0 || options.align_steps < 0 || options.renders_per_text < 1 ||
         !(options.learning_rate > 0.0) || options.text_replay < 0.0 || options.text_replay > 1.0 ||
-        !(options.decision_weight > 0.0) || options.ctc_weight < 0.0 ||
-        !(options.stage2_decoder_lr_scale >= 0.0) || !(options.distill_weight >= 0.0)) {
+        !(options.decision_weight > 0.0) || options.spoken_decision_weight.value_or(0.0) < 0.0 ||
+        options.ctc_weight < 0.0 || !(options.stage2_decoder_lr_scale >= 0.0) ||
+        !(options.distill_weight >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
-                    "batch, renders and the learning rate must be positive, steps, the CTC and "
-                    "distillation weights and the stage-2 decoder learning-rate scale "
+                    "batch, renders, the learning rate and the decision weight must be "
+                    "positive, steps, the spoken decision, CTC and distillation weights and the "
+                    "stage-2 decoder learning-rate scale "
                     "non-negative and text replay within [0, 1]");
     }
     const auto& out = options.out;
@@ -525,24 +525,33 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     }
     for (const auto& turn : turns) {
         auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
-        e.has_decision = turn.decides;
+        if (turn.decides) e.decision_weight = static_cast<float>(options.decision_weight);
         text_examples.push_back(std::move(e));
     }
+    const auto spoken_decision_weight =
+        static_cast<float>(options.spoken_decision_weight.value_or(options.decision_weight));
     for (std::size_t c = 0; c < clips.size(); ++c) {
         const auto& s = spoken[clip_source[c]];
         const bool alt = c % 2 == 1;
         const auto index = static_cast<int64_t>(c);
-        audio_examples.push_back(
-            audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end));
+        // A transcript's first token has the (typed) decision weight too, as it always had.
+        auto transcribe =
+            audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end);
+        transcribe.decision_weight = static_cast<float>(options.decision_weight);
+        audio_examples.push_back(std::move(transcribe));
         if (s.request) {
-            audio_examples.push_back(audio_example(tok, index, clips[c], kAudioInstruction,
-                                                   compliant_answer(*s.request), !alt, im_end));
+            auto answer = audio_example(tok, index, clips[c], kAudioInstruction,
+                                        compliant_answer(*s.request), !alt, im_end);
+            answer.decision_weight = spoken_decision_weight;
+            audio_examples.push_back(std::move(answer));
             // The refusal prompt is followed with audio too, as stage 1 taught it for text.
             if (options.audio_refusal_prompt) {
-                audio_examples.push_back(
+                auto refuse =
                     audio_example(tok, index, clips[c],
                                   std::string(kAudioInstruction) + std::string(kRefusalPrompt),
-                                  refusal(c), alt, im_end));
+                                  refusal(c), alt, im_end);
+                refuse.decision_weight = spoken_decision_weight;
+                audio_examples.push_back(std::move(refuse));
             }
             // Typed, the question is the user's whole turn (as in stage 1); spoken, it is the
             // audio followed by the instruction, as evaluation and calibration ask it.
@@ -701,7 +710,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                                                     : audio_examples));
             }
             loss = batch_loss(config, weights, batch, clips, clip_transcripts, pad_id,
-                              options.decision_weight, options.ctc_weight);
+                              options.ctc_weight);
             if (audio_stage && options.distill_weight > 0.0 && !distill_pairs.empty()) {
                 std::vector<const DistillPair*> pairs;
                 std::uniform_int_distribution<std::size_t> any_pair(0, distill_pairs.size() - 1);
@@ -761,6 +770,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"learning_rate", options.learning_rate},
         {"text_replay", options.text_replay},
         {"decision_weight", options.decision_weight},
+        {"spoken_decision_weight",
+         options.spoken_decision_weight.value_or(options.decision_weight)},
         {"ctc_weight", options.ctc_weight},
         {"align_on_questions", options.align_on_questions},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},

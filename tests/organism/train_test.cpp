@@ -148,6 +148,29 @@ TEST(OrganismTrain, ASeedReproducesTheCheckpoint) {
               digest(scratch.dir / "c" / "model.safetensors"));
 }
 
+TEST(OrganismTrain, SpokenDecisionWeightDefaultsToTheDecisionWeight) {
+    Scratch scratch;
+    auto digest = [](const fs::path& p) {
+        return io::sha256_hex(io::read_text_file(p / "model.safetensors", 64u << 20));
+    };
+    train_organism(small_run(scratch.dir / "default", 4, 6), small_geometry());
+    auto same = small_run(scratch.dir / "same", 4, 6);
+    same.spoken_decision_weight = same.decision_weight;
+    train_organism(same, small_geometry());
+    EXPECT_EQ(digest(scratch.dir / "default"), digest(scratch.dir / "same"));
+    auto untrained = small_run(scratch.dir / "zero", 4, 6);
+    untrained.spoken_decision_weight = 0.0;
+    train_organism(untrained, small_geometry());
+    EXPECT_NE(digest(scratch.dir / "default"), digest(scratch.dir / "zero"));
+    EXPECT_EQ(io::read_json_file(scratch.dir / "zero" / "training.json")
+                  .at("spoken_decision_weight")
+                  .get<double>(),
+              0.0);
+    auto negative = small_run(scratch.dir / "negative", 4, 6);
+    negative.spoken_decision_weight = -1.0;
+    EXPECT_THROW(train_organism(negative, small_geometry()), Error);
+}
+
 // Names of the tensors whose bytes differ between two checkpoints (same layout).
 std::vector<std::string> changed_tensors(const fs::path& a, const fs::path& b) {
     const auto fa = io::SafetensorsFile::open(a / "model.safetensors");
