@@ -83,7 +83,7 @@ void add_train(CLI::App& parent) {
         ->capture_default_str();
     cmd->add_option("--spoken-decision-weight", o.spoken_decision_weight,
                     "The same for spoken questions in stage 2 (default: --decision-weight); 0: "
-                    "the decision on speech is not trained, only carried over from text")
+                    "the decision on speech is not trained (run 26 of docs/organism.md)")
         ->check(CLI::Range(0.0, 100.0));
     cmd->add_option("--ctc-weight", o.ctc_weight,
                     "Weight of the audio-alignment loss (CTC against the decoder's token "

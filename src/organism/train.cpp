@@ -324,8 +324,9 @@ void status(const TrainOptions& o, const std::string& line) {
 }
 
 // Flushes denormal floats to zero while training. As the losses converge, gradients and Adam's
-// moments decay into the denormal range, where x86 arithmetic is ~100x slower: a run's
-// alignment stage slowed from 0.35 to 1.25 s/step (docs/organism.md, run 24). Set on the calling
+// moments decay into the denormal range, where x86 arithmetic takes a slow path (a step whose
+// gradients are all denormal: 45-50x, bench/bench_organism); run 24's alignment stage slowed
+// from 0.35 to 1.25 s/step (docs/organism.md). Set on the calling
 // thread; OpenBLAS's workers take the caller's MXCSR with each job (measured: a 512x512 matmul of
 // denormals, two threads, 3.3 s without, 0.03 s with). Restored on exit, as tests train in-process.
 class FlushDenormals {
@@ -387,9 +388,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     if (options.batch < 1 || options.pretrain_steps < 0 || options.text_steps < 0 ||
         options.audio_steps < 0 || options.align_steps < 0 || options.renders_per_text < 1 ||
         !(options.learning_rate > 0.0) || options.text_replay < 0.0 || options.text_replay > 1.0 ||
-        !(options.decision_weight > 0.0) || options.spoken_decision_weight.value_or(0.0) < 0.0 ||
-        options.ctc_weight < 0.0 || !(options.stage2_decoder_lr_scale >= 0.0) ||
-        !(options.distill_weight >= 0.0)) {
+        !(options.decision_weight > 0.0) ||
+        !(options.spoken_decision_weight.value_or(0.0) >= 0.0) || options.ctc_weight < 0.0 ||
+        !(options.stage2_decoder_lr_scale >= 0.0) || !(options.distill_weight >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
                     "batch, renders, the learning rate and the decision weight must be "
                     "positive, steps, the spoken decision, CTC and distillation weights and the "

@@ -48,8 +48,9 @@ struct TrainOptions {
     // refusing; the rest of the answer is templated and would otherwise outweigh it.
     double decision_weight = 5.0;
     // The same for spoken questions (audio + instruction, with or without the refusal prompt)
-    // in stage 2; unset: decision_weight. 0 leaves the decision on speech untrained, to be
-    // carried over from text through what the audio side makes of the words.
+    // in stage 2; unset: decision_weight. 0 leaves the decision on speech untrained, for it to
+    // come from text through what the audio side makes of the words; it does not (run 26 of
+    // docs/organism.md: the first answer token takes the transcription task's habit).
     std::optional<double> spoken_decision_weight;
     double text_replay = 0.3;  // share of stage-2 examples that are stage-1 text examples
     // Weight of the audio-alignment loss: CTC of every clip's audio embeddings against its

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -168,6 +169,8 @@ TEST(OrganismTrain, SpokenDecisionWeightDefaultsToTheDecisionWeight) {
               0.0);
     auto negative = small_run(scratch.dir / "negative", 4, 6);
     negative.spoken_decision_weight = -1.0;
+    EXPECT_THROW(train_organism(negative, small_geometry()), Error);
+    negative.spoken_decision_weight = std::nan("");
     EXPECT_THROW(train_organism(negative, small_geometry()), Error);
 }
 
