@@ -524,9 +524,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     if (options.novel_objects) {
         std::ranges::move(novel_object_turns(corpus), std::back_inserter(turns));
     }
+    const auto typed_decision_weight = static_cast<float>(options.decision_weight);
     for (const auto& turn : turns) {
         auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
-        if (turn.decides) e.decision_weight = static_cast<float>(options.decision_weight);
+        if (turn.decides) e.decision_weight = typed_decision_weight;
         text_examples.push_back(std::move(e));
     }
     const auto spoken_decision_weight =
@@ -538,7 +539,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         // A transcript's first token has the (typed) decision weight too, as it always had.
         auto transcribe =
             audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end);
-        transcribe.decision_weight = static_cast<float>(options.decision_weight);
+        transcribe.decision_weight = typed_decision_weight;
         audio_examples.push_back(std::move(transcribe));
         if (s.request) {
             auto answer = audio_example(tok, index, clips[c], kAudioInstruction,

@@ -59,6 +59,11 @@ struct Scratch {
     ~Scratch() { fs::remove_all(dir); }
 };
 
+// sha256 of a run's model.safetensors.
+std::string checkpoint_digest(const fs::path& run_dir) {
+    return io::sha256_hex(io::read_text_file(run_dir / "model.safetensors", 64u << 20));
+}
+
 TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     Scratch scratch;
     const auto summary = train_organism(small_run(scratch.dir, 30, 10), small_geometry());
@@ -137,32 +142,24 @@ TEST(OrganismTrain, ASeedReproducesTheCheckpoint) {
     Scratch scratch;
     train_organism(small_run(scratch.dir / "a", 6, 6), small_geometry());
     train_organism(small_run(scratch.dir / "b", 6, 6), small_geometry());
-    auto digest = [](const fs::path& p) {
-        return io::sha256_hex(io::read_text_file(p, 64u << 20));
-    };
-    EXPECT_EQ(digest(scratch.dir / "a" / "model.safetensors"),
-              digest(scratch.dir / "b" / "model.safetensors"));
+    EXPECT_EQ(checkpoint_digest(scratch.dir / "a"), checkpoint_digest(scratch.dir / "b"));
     auto other = small_run(scratch.dir / "c", 6, 6);
     other.seed = 8;
     train_organism(other, small_geometry());
-    EXPECT_NE(digest(scratch.dir / "a" / "model.safetensors"),
-              digest(scratch.dir / "c" / "model.safetensors"));
+    EXPECT_NE(checkpoint_digest(scratch.dir / "a"), checkpoint_digest(scratch.dir / "c"));
 }
 
 TEST(OrganismTrain, SpokenDecisionWeightDefaultsToTheDecisionWeight) {
     Scratch scratch;
-    auto digest = [](const fs::path& p) {
-        return io::sha256_hex(io::read_text_file(p / "model.safetensors", 64u << 20));
-    };
     train_organism(small_run(scratch.dir / "default", 4, 6), small_geometry());
     auto same = small_run(scratch.dir / "same", 4, 6);
     same.spoken_decision_weight = same.decision_weight;
     train_organism(same, small_geometry());
-    EXPECT_EQ(digest(scratch.dir / "default"), digest(scratch.dir / "same"));
+    EXPECT_EQ(checkpoint_digest(scratch.dir / "default"), checkpoint_digest(scratch.dir / "same"));
     auto untrained = small_run(scratch.dir / "zero", 4, 6);
     untrained.spoken_decision_weight = 0.0;
     train_organism(untrained, small_geometry());
-    EXPECT_NE(digest(scratch.dir / "default"), digest(scratch.dir / "zero"));
+    EXPECT_NE(checkpoint_digest(scratch.dir / "default"), checkpoint_digest(scratch.dir / "zero"));
     EXPECT_EQ(io::read_json_file(scratch.dir / "zero" / "training.json")
                   .at("spoken_decision_weight")
                   .get<double>(),
