@@ -90,6 +90,11 @@ void add_train(CLI::App& parent) {
                     "embeddings); 0: off")
         ->check(CLI::Range(0.0, 100.0))
         ->capture_default_str();
+    cmd->add_option("--align-norm-weight", o.align_norm_weight,
+                    "Weight of a loss that makes audio embeddings as long as token embeddings, "
+                    "wherever the alignment loss applies; 0: off")
+        ->check(CLI::Range(0.0, 100.0))
+        ->capture_default_str();
     cmd->add_option("--distill-weight", o.distill_weight,
                     "Stage 2 also pulls the decoder's states at the end of a spoken benign "
                     "question towards those of the same question typed; weight (0: off)")

@@ -30,4 +30,10 @@ at::Tensor alignment_loss(const at::Tensor& token_table, const std::vector<at::T
                         target_lengths, blank, at::Reduction::Mean, /*zero_infinity=*/true);
 }
 
+at::Tensor norm_loss(const at::Tensor& token_table, const std::vector<at::Tensor>& audio) {
+    const auto target = token_table.detach().norm(2, 1).mean().log();
+    const auto frames = at::cat(audio);
+    return (frames.norm(2, 1).clamp_min(1e-6).log() - target).pow(2).mean();
+}
+
 }  // namespace sarsteer::organism

@@ -22,4 +22,11 @@ at::Tensor alignment_loss(const at::Tensor& token_table, const std::vector<at::T
                           const std::vector<const std::vector<int64_t>*>& transcripts,
                           int64_t blank);
 
+// Mean over all frames of (log ‖frame‖ − log mean ‖row of `token_table`‖)²: zero when the audio
+// embeddings are as long as the decoder's token embeddings. The cosine CTC above leaves their
+// norm free, and a trained projector's outputs were 50× longer than the token embeddings (run
+// 25 of docs/organism.md), so the decoder's residual stream at audio positions is swamped by
+// them and processes them unlike text. The table is detached.
+at::Tensor norm_loss(const at::Tensor& token_table, const std::vector<at::Tensor>& audio);
+
 }  // namespace sarsteer::organism

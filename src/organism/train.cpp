@@ -240,7 +240,7 @@ at::Tensor run_decoder(const model::ModelConfig& config, const model::ModelWeigh
 at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
                       const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
-                      double ctc_weight) {
+                      double ctc_weight, double norm_weight) {
     const auto p = pack_batch(config, w, batch, clips, clip_transcripts, pad_id);
     const auto long_options = at::TensorOptions().dtype(at::kLong);
     const auto hidden = run_decoder(config, w, p, {});
@@ -253,6 +253,9 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
     if (ctc_weight > 0.0 && !p.audio_parts.empty()) {
         loss = loss + ctc_weight * alignment_loss(w.decoder.embed_tokens, p.audio_parts,
                                                   p.transcripts, pad_id);
+    }
+    if (norm_weight > 0.0 && !p.audio_parts.empty()) {
+        loss = loss + norm_weight * norm_loss(w.decoder.embed_tokens, p.audio_parts);
     }
     return loss;
 }
@@ -390,7 +393,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         !(options.learning_rate > 0.0) || options.text_replay < 0.0 || options.text_replay > 1.0 ||
         !(options.decision_weight > 0.0) ||
         !(options.spoken_decision_weight.value_or(0.0) >= 0.0) || options.ctc_weight < 0.0 ||
-        !(options.stage2_decoder_lr_scale >= 0.0) || !(options.distill_weight >= 0.0)) {
+        !(options.align_norm_weight >= 0.0) || !(options.stage2_decoder_lr_scale >= 0.0) ||
+        !(options.distill_weight >= 0.0)) {
         throw Error(ErrorKind::kInvalidArgument, "organism train",
                     "batch, renders, the learning rate and the decision weight must be "
                     "positive, steps, the spoken decision, CTC and distillation weights and the "
@@ -703,6 +707,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                 transcripts.push_back(&clip_transcripts[c]);
             }
             loss = alignment_loss(weights.decoder.embed_tokens, parts, transcripts, pad_id);
+            if (options.align_norm_weight > 0.0) {
+                loss = loss +
+                       options.align_norm_weight * norm_loss(weights.decoder.embed_tokens, parts);
+            }
         } else {
             std::vector<const Example*> batch;
             for (int64_t i = 0; i < options.batch; ++i) {
@@ -712,7 +720,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                                                     : audio_examples));
             }
             loss = batch_loss(config, weights, batch, clips, clip_transcripts, pad_id,
-                              options.ctc_weight);
+                              options.ctc_weight, options.align_norm_weight);
             if (audio_stage && options.distill_weight > 0.0 && !distill_pairs.empty()) {
                 std::vector<const DistillPair*> pairs;
                 std::uniform_int_distribution<std::size_t> any_pair(0, distill_pairs.size() - 1);
@@ -775,6 +783,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"spoken_decision_weight",
          options.spoken_decision_weight.value_or(options.decision_weight)},
         {"ctc_weight", options.ctc_weight},
+        {"align_norm_weight", options.align_norm_weight},
         {"align_on_questions", options.align_on_questions},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},

@@ -58,6 +58,9 @@ struct TrainOptions {
     // embedding table. It makes the audio side hear each word where it is spoken, in the
     // decoder's own token space, rather than guessing from the sentence frame. 0: off.
     double ctc_weight = 1.0;
+    // Weight of norm_loss (alignment.h) wherever the alignment loss applies: audio embeddings
+    // as long as token embeddings. 0: off (their norm is free).
+    double align_norm_weight = 0.0;
     // Every spoken question in training has a benign verb, so an audio encoder trained on them
     // learns to hear a benign verb after any question frame, whatever was said (runs 4-7 of
     // docs/organism.md). Off by default: the alignment stage hears only statements and word

@@ -73,5 +73,20 @@ TEST(AlignmentLoss, ClipsOfDifferentLengthsAreMeanedPerClip) {
     EXPECT_NEAR(both, (alone_good + alone_bad) / 2.0, 1e-4 * both);
 }
 
+TEST(NormLoss, ZeroWhenFramesAreAsLongAsTheMeanTokenEmbedding) {
+    // Rows of norm 1 and 3: mean 2. Frames of norm 2 in any direction cost nothing; frames of
+    // norm 2e cost (log 2e − log 2)² = 1, and 2/e the same.
+    const auto table = at::cat({at::eye(4).slice(0, 0, 2), 3.0 * at::eye(4).slice(0, 2, 4)});
+    at::manual_seed(3);
+    auto direction = at::randn({5, 4});
+    direction = direction / direction.norm(2, 1, true);
+    EXPECT_NEAR(norm_loss(table, {2.0 * direction}).item<double>(), 0.0, 1e-9);
+    EXPECT_NEAR(norm_loss(table, {2.0 * std::exp(1.0) * direction}).item<double>(), 1.0, 1e-5);
+    EXPECT_NEAR(norm_loss(table, {2.0 / std::exp(1.0) * direction}).item<double>(), 1.0, 1e-5);
+    // Mean over all frames of all clips.
+    EXPECT_NEAR(norm_loss(table, {2.0 * direction, 2.0 * std::exp(1.0) * direction}).item<double>(),
+                0.5, 1e-5);
+}
+
 }  // namespace
 }  // namespace sarsteer::organism
