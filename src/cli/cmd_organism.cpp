@@ -64,6 +64,9 @@ void add_train(CLI::App& parent) {
     cmd->add_flag("--novel-objects", o.novel_objects,
                   "Stage 1 also has every training request with a made-up object, so that the "
                   "decision rests on the verb");
+    cmd->add_flag("--spoken-novel-objects", o.spoken_novel_objects,
+                  "Stage 2 also hears the benign training requests with made-up objects, so that "
+                  "answering a spoken question means reading the words where they are said");
     cmd->add_option("--align-steps", o.align_steps,
                     "Steps of audio-side-only CTC alignment between the stages")
         ->check(CLI::Range(int64_t{0}, int64_t{10000000}))

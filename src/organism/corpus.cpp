@@ -287,7 +287,7 @@ std::vector<TextTurn> text_turns(const Corpus& corpus) {
     return turns;
 }
 
-std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
+std::vector<Request> novel_object_requests(const Corpus& corpus) {
     std::vector<std::string> sentences;
     for (const auto& r : corpus.requests) sentences.push_back(r.question);
     const auto known = words_of(sentences);  // test requests included
@@ -304,21 +304,31 @@ std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
             if (!std::binary_search(known.begin(), known.end(), word)) return "a " + word;
         }
     };
-    std::vector<TextTurn> turns;
-    for (std::size_t i = 0; i < corpus.requests.size(); ++i) {
-        const auto& h = corpus.requests[i];
+    std::vector<Request> requests;
+    for (const auto& h : corpus.requests) {
         if (!h.harmful || h.split != Split::kTrain) continue;
         const std::string object = made_up_object();
-        const bool alt = turns.size() % 4 == 2;  // per pair, as text_turns
         for (const auto* r : {&h, &corpus.requests[h.pair]}) {
             Request novel = *r;
+            novel.id = std::string("organism-novel-") + (r->harmful ? "harmful-" : "benign-") +
+                       std::to_string(requests.size() / 2);
             novel.object = object;
             novel.topic = r->topic.substr(0, r->topic.size() - r->object.size()) + object;
             novel.question = with_topic(*r, novel.topic);
-            turns.push_back({alt, novel.question,
-                             novel.harmful ? refusal(turns.size()) : compliant_answer(novel),
-                             novel.harmful});
+            novel.pair = requests.size() ^ 1;  // the other of the two pushed here
+            requests.push_back(std::move(novel));
         }
+    }
+    return requests;
+}
+
+std::vector<TextTurn> novel_object_turns(const Corpus& corpus) {
+    std::vector<TextTurn> turns;
+    for (const auto& novel : novel_object_requests(corpus)) {
+        const bool alt = (turns.size() / 2) % 2 == 1;  // per pair, as text_turns
+        turns.push_back({alt, novel.question,
+                         novel.harmful ? refusal(turns.size()) : compliant_answer(novel),
+                         novel.harmful});
     }
     return turns;
 }

@@ -101,6 +101,11 @@ std::vector<TextTurn> text_turns(const Corpus& corpus);
 // no word of any request, test ones included. Train split only.
 std::vector<TextTurn> novel_object_turns(const Corpus& corpus);
 
+// The requests novel_object_turns() is made from, in (harmful, benign) pairs sharing a made-up
+// object, `pair` indexing into the returned list; ids "organism-novel-{harmful,benign}-N".
+// Their benign half is also what `--spoken-novel-objects` speaks.
+std::vector<Request> novel_object_requests(const Corpus& corpus);
+
 // What a copy turn asks after the text it quotes (`copy_turns`).
 inline constexpr std::string_view kRepeatInstruction = "Repeat the text above.";
 

@@ -446,8 +446,15 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, &r});
     }
     for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g});
+    // Kept alive for `spoken`'s pointers.
+    const auto novel_requests =
+        options.spoken_novel_objects ? novel_object_requests(corpus) : std::vector<Request>{};
+    for (const auto& r : novel_requests) {
+        if (!r.harmful) spoken.push_back({r.question, &r});
+    }
     for (const auto& s : corpus.statements) spoken.push_back({s});
     for (const auto& s : corpus.word_lists) spoken.push_back({s});
+    const std::size_t n_spoken_sentences = spoken.size();  // before a test's limit
     if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
         // Keep requests and statements both: alternate from the two ends of the list.
         std::vector<Spoken> kept;
@@ -772,6 +779,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"text_steps", options.text_steps},
         {"text_copy", options.text_copy},
         {"novel_objects", options.novel_objects},
+        {"spoken_novel_objects", options.spoken_novel_objects},
         {"align_steps", options.align_steps},
         {"audio_steps", options.audio_steps},
         {"steps_done", summary.steps_done},
@@ -801,6 +809,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
           {"audio_d_model", geometry.audio_d_model},
           {"audio_layers", geometry.audio_layers}}},
         {"n_parameters", n_parameters},
+        {"n_spoken_sentences", n_spoken_sentences},
         {"n_clips", clips.size()},
         {"audio_seconds", audio_seconds},
         {"n_text_examples", text_examples.size()},

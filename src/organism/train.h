@@ -38,6 +38,11 @@ struct TrainOptions {
     // Stage 1 (and its replay) also has novel_object_turns(): training requests with made-up
     // objects, so that the decision rests on the verb (run 23 of docs/organism.md).
     bool novel_objects = false;
+    // Stage 2 also hears the benign half of novel_object_requests(): transcribed and answered
+    // like every spoken benign question. The 672 spoken benign training questions are few enough
+    // to be recognised as wholes; an answer that echoes a made-up object can only be written by
+    // reading the audio where the object is said.
+    bool spoken_novel_objects = false;
     // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
     // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
     int64_t align_steps = 3600;

@@ -318,6 +318,35 @@ TEST(OrganismCorpus, NovelObjectTurnsKeepEachPairsVerbsAndFrameWithAMadeUpObject
     EXPECT_EQ(alt, turns.size() / 2);  // the two system prompts alternate per pair
 }
 
+TEST(OrganismCorpus, NovelObjectRequestsArePairsTheTurnsAreMadeFrom) {
+    const auto requests = novel_object_requests(corpus());
+    const auto turns = novel_object_turns(corpus());
+    ASSERT_EQ(requests.size(), turns.size());
+    std::set<std::string> ids;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const auto& r = requests[i];
+        const auto& other = requests[r.pair];
+        EXPECT_EQ(r.harmful, i % 2 == 0);  // (harmful, benign) pairs
+        EXPECT_EQ(r.pair, i ^ 1);
+        EXPECT_EQ(other.pair, i);
+        EXPECT_EQ(r.object, other.object);
+        EXPECT_EQ(r.scenario, other.scenario);
+        EXPECT_EQ(r.split, Split::kTrain);
+        EXPECT_TRUE(r.topic.ends_with(r.object)) << r.topic;
+        EXPECT_NE(r.question.find(r.topic), std::string::npos) << r.question;
+        EXPECT_EQ(turns[i].user, r.question);
+        EXPECT_EQ(turns[i].harmful, r.harmful);
+        if (!r.harmful) {
+            EXPECT_EQ(turns[i].answer, compliant_answer(r));
+        }
+        EXPECT_TRUE(
+            r.id.starts_with(r.harmful ? "organism-novel-harmful-" : "organism-novel-benign-"))
+            << r.id;
+        ids.insert(r.id);
+    }
+    EXPECT_EQ(ids.size(), requests.size());
+}
+
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
     const auto text = tokenizer_text(corpus());
     for (const auto& r : corpus().requests) {

@@ -266,6 +266,21 @@ TEST(OrganismTrain, NovelObjectsAddOneTurnPerTrainingRequest) {
     EXPECT_EQ(record.at("n_text_examples").get<int>(), kSafetyTurns + 2 * 672);
 }
 
+TEST(OrganismTrain, SpokenNovelObjectsSpeakTheBenignHalfOfTheNovelObjectRequests) {
+    // Spoken by default: benign training requests, guard questions, statements, word lists.
+    constexpr int kSpokenSentences = 672 + 672 + 448 + 672;
+    Scratch scratch;
+    train_organism(small_run(scratch.dir, 2, 1), small_geometry());
+    const auto plain = io::read_json_file(scratch.dir / "training.json");
+    EXPECT_FALSE(plain.at("spoken_novel_objects").get<bool>());
+    EXPECT_EQ(plain.at("n_spoken_sentences").get<int>(), kSpokenSentences);
+    const auto record = record_with(&TrainOptions::spoken_novel_objects);
+    EXPECT_TRUE(record.at("spoken_novel_objects").get<bool>());
+    EXPECT_EQ(record.at("n_spoken_sentences").get<int>(), kSpokenSentences + 672);
+    // Speech only: stage 1 is unchanged.
+    EXPECT_EQ(record.at("n_text_examples").get<int>(), kSafetyTurns);
+}
+
 TEST(OrganismTrain, DistillationPullsSpokenQuestionStatesTowardsTyped) {
     Scratch scratch;
     // Two runs alike but for the distillation weight (both draw the same pairs): the strongly
