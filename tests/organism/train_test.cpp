@@ -214,6 +214,30 @@ TEST(OrganismTrain, StageTwoKeepsTheEncoderFrozenUnlessAsked) {
     EXPECT_GT(count_prefix(only, "multi_modal_projector."), 0);
 }
 
+TEST(OrganismTrain, AlignNormWeightMovesTheAudioSideOnlyAndIsRecorded) {
+    Scratch scratch;
+    // The same seed's stage 1 and alignment, with and without the norm term: only the audio
+    // side differs (the token table it measures against is detached).
+    train_organism(small_run(scratch.dir / "a", 4, 0), small_geometry());
+    auto normed = small_run(scratch.dir / "b", 4, 0);
+    normed.align_norm_weight = 1.0;
+    train_organism(normed, small_geometry());
+    const auto moved = changed_tensors(scratch.dir / "a", scratch.dir / "b");
+    EXPECT_FALSE(moved.empty());
+    for (const auto& name : moved) {
+        EXPECT_TRUE(name.starts_with("audio_tower.") || name.starts_with("multi_modal_projector."))
+            << name;
+    }
+    EXPECT_EQ(io::read_json_file(scratch.dir / "b" / "training.json")
+                  .at("align_norm_weight")
+                  .get<double>(),
+              1.0);
+    normed.align_norm_weight = -1.0;
+    EXPECT_THROW(train_organism(normed, small_geometry()), Error);
+    normed.align_norm_weight = std::nan("");
+    EXPECT_THROW(train_organism(normed, small_geometry()), Error);
+}
+
 TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
     Scratch scratch;
     auto untrained = small_run(scratch.dir / "a", 0, 0);
