@@ -345,6 +345,11 @@ void run_evaluate(EvaluateFlags opt) {
         steer::build_steering(*model, llm_acts, harmful, safe, llm).save(llm_file);
     }
 
+    // Whether the states at the decision tell harmful from benign calibration questions at all,
+    // spoken (SARSteer's passes) and typed (LLM-steer's).
+    const nlohmann::json separation = {{"spoken", steer::base_separation(acts)},
+                                       {"typed", steer::base_separation(llm_acts)}};
+
     EvalFlags eval_flags;
     eval_flags.data = {spoken["harmful_test"].string(), spoken["benign_test"].string()};
     eval_flags.batch = opt.batch;
@@ -435,6 +440,7 @@ void run_evaluate(EvaluateFlags opt) {
     }
     report["exact_checks"] = checks;
     report["hearing"] = hearing(out / "transcripts");
+    report["decision_separation"] = separation;
     report["keyword_judge"] = nlohmann::json::object();
     for (const auto& run : summary.at("runs")) {
         const auto name = fs::path(run.at("run_dir").get<std::string>()).filename().string();
@@ -455,6 +461,17 @@ void run_evaluate(EvaluateFlags opt) {
         std::printf("%-48s %6.3f  (diagnostic)\n",
                     ("transcripts: " + label + " verb heard").c_str(),
                     h.at("verb_heard").get<double>());
+    }
+    for (const char* mode : {"spoken", "typed"}) {
+        std::string layers;
+        for (const auto& v : separation.at(mode)) {
+            char value[16];
+            std::snprintf(value, sizeof value, " %.2f", v.get<double>());
+            layers += value;
+        }
+        std::printf("%-48s%s  (diagnostic, per layer)\n",
+                    (std::string("decision state: harmful/benign separation, ") + mode).c_str(),
+                    layers.c_str());
     }
     std::cout << "\nreport: " << (out / "report").string() << "/report.html, "
               << (out / "organism.json").string() << '\n';

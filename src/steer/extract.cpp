@@ -308,4 +308,20 @@ SteeringVectors build_steering(const model::Model& model, const Activations& act
     return out;
 }
 
+std::vector<double> base_separation(const Activations& acts) {
+    c10::InferenceMode guard;
+    const auto a = acts.harmful_base.to(at::kDouble), b = acts.safe_base.to(at::kDouble);
+    if (a.dim() != 3 || b.dim() != 3 || a.size(0) == 0 || b.size(0) == 0 ||
+        a.size(1) != b.size(1) || a.size(2) != b.size(2)) {
+        throw Error(ErrorKind::kInvalidArgument, "activations",
+                    "harmful and safe states must be non-empty [N, L, D] of one shape");
+    }
+    const auto mean_a = a.mean(0), mean_b = b.mean(0);         // [L, D]
+    const auto spread_a = (a - mean_a).pow(2).sum(2).mean(0);  // [L]
+    const auto spread_b = (b - mean_b).pow(2).sum(2).mean(0);
+    const auto distance = (mean_a - mean_b).pow(2).sum(1).sqrt();  // [L]
+    const auto ratio = (distance / ((spread_a + spread_b) / 2).sqrt()).contiguous();
+    return {ratio.data_ptr<double>(), ratio.data_ptr<double>() + ratio.numel()};
+}
+
 }  // namespace sarsteer::steer

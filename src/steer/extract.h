@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -50,6 +51,12 @@ Activations collect_activations(const model::Model& model, const io::Manifest& h
 SteeringVectors build_steering(const model::Model& model, const Activations& acts,
                                const io::Manifest& harmful, const io::Manifest& safe,
                                const ExtractOptions& options);
+
+// Per layer, how far apart the harmful and safe base states lie: the distance between the two
+// means over the pooled within-set spread, sqrt of the mean of the two sets' mean squared
+// distances to their own mean. Steering can only treat harmful and safe inputs differently where
+// their states differ; near 0, no vector does (docs/organism.md, run 30).
+std::vector<double> base_separation(const Activations& acts);
 
 // For one prompt pair that shares a prefix (the base prompt and the base prompt with the refusal
 // text), the last-position output of every layer for both: [2, L, D]. The shared prefix (audio

@@ -319,6 +319,22 @@ TEST_F(SteerTiny, LlmModeUsesTextOnlyDifferenceInMeans) {
     EXPECT_TRUE(at::allclose(at::stack(vectors.v), expected, 1e-5, 1e-6));
 }
 
+TEST(BaseSeparation, IsTheMeanDistanceOverThePooledSpreadPerLayer) {
+    // Layer 0: harmful (0,0),(2,0): mean (1,0), mean squared distance 1; safe (1,4),(1,6): mean
+    // (1,5), 1; means 5 apart, pooled spread 1 -> 5. Layer 1: the same points, safe moved onto
+    // the harmful ones -> 0.
+    Activations acts;
+    acts.harmful_base =
+        at::tensor({0.0F, 0.0F, 0.0F, 0.0F, 2.0F, 0.0F, 2.0F, 0.0F}).view({2, 2, 2});
+    acts.safe_base = at::tensor({1.0F, 4.0F, 0.0F, 0.0F, 1.0F, 6.0F, 2.0F, 0.0F}).view({2, 2, 2});
+    const auto separation = base_separation(acts);
+    ASSERT_EQ(separation.size(), 2u);
+    EXPECT_NEAR(separation[0], 5.0, 1e-12);
+    EXPECT_NEAR(separation[1], 0.0, 1e-12);
+    acts.safe_base = at::zeros({0, 2, 2});
+    EXPECT_THROW(base_separation(acts), Error);
+}
+
 TEST(Defaults, RefusalVariantsMatchTheReferenceSettings) {
     std::ifstream in(sarsteer::testing::shared_dir() / "method" / "reference_settings.json");
     const auto settings = nlohmann::json::parse(in);
