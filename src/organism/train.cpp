@@ -395,12 +395,10 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         !(options.spoken_decision_weight.value_or(0.0) >= 0.0) || options.ctc_weight < 0.0 ||
         !(options.align_norm_weight >= 0.0) || !(options.stage2_decoder_lr_scale >= 0.0) ||
         !(options.distill_weight >= 0.0)) {
-        throw Error(
-            ErrorKind::kInvalidArgument, "organism train",
-            "batch, renders, the learning rate and the decision weight must be "
-            "positive, steps, the spoken decision, CTC, norm and distillation weights and the "
-            "stage-2 decoder learning-rate scale "
-            "non-negative and text replay within [0, 1]");
+        throw Error(ErrorKind::kInvalidArgument, "organism train",
+                    "batch, renders, the learning rate and the decision weight must be positive, "
+                    "steps, the spoken decision, CTC, norm and distillation weights and the "
+                    "stage-2 decoder learning-rate scale non-negative, text replay within [0, 1]");
     }
     const auto& out = options.out;
     std::error_code ec;

@@ -320,7 +320,9 @@ std::vector<double> base_separation(const Activations& acts) {
     const auto spread_a = (a - mean_a).pow(2).sum(2).mean(0);  // [L]
     const auto spread_b = (b - mean_b).pow(2).sum(2).mean(0);
     const auto distance = (mean_a - mean_b).pow(2).sum(1).sqrt();  // [L]
-    const auto ratio = (distance / ((spread_a + spread_b) / 2).sqrt()).contiguous();
+    // Identical states within both sets (a spread of 0) read as 0 apart or very far, never NaN.
+    const auto ratio =
+        (distance / ((spread_a + spread_b) / 2).sqrt().clamp_min(1e-30)).contiguous();
     return {ratio.data_ptr<double>(), ratio.data_ptr<double>() + ratio.numel()};
 }
 

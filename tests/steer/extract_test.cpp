@@ -331,7 +331,11 @@ TEST(BaseSeparation, IsTheMeanDistanceOverThePooledSpreadPerLayer) {
     ASSERT_EQ(separation.size(), 2u);
     EXPECT_NEAR(separation[0], 5.0, 1e-12);
     EXPECT_NEAR(separation[1], 0.0, 1e-12);
-    acts.safe_base = at::zeros({0, 2, 2});
+    // One sample per set has no spread: 0 for equal states, not NaN.
+    acts.harmful_base = at::zeros({1, 1, 2});
+    acts.safe_base = at::zeros({1, 1, 2});
+    EXPECT_EQ(base_separation(acts).at(0), 0.0);
+    acts.safe_base = at::zeros({0, 1, 2});
     EXPECT_THROW(base_separation(acts), Error);
 }
 
