@@ -235,8 +235,21 @@ at::Tensor run_decoder(const model::ModelConfig& config, const model::ModelWeigh
         .reshape({p.n_batch * p.n_tokens, t.hidden_size});
 }
 
-// Returns the mean cross-entropy over answer tokens, plus `ctc_weight` times the alignment loss
-// of the batch's clips (clip_transcripts[c]: the token ids of what clip c says).
+// `loss` (undefined: none yet) plus the audio side's alignment terms for the clips' embeddings
+// `parts`: ctc_weight · alignment_loss and norm_weight · norm_loss, each when its weight is
+// positive. One place for both the alignment stage and stage 2's clips.
+at::Tensor with_alignment_terms(at::Tensor loss, const at::Tensor& token_table,
+                                const std::vector<at::Tensor>& parts,
+                                const std::vector<const std::vector<int64_t>*>& transcripts,
+                                int64_t blank, double ctc_weight, double norm_weight) {
+    auto add = [&](const at::Tensor& term) { loss = loss.defined() ? loss + term : term; };
+    if (ctc_weight > 0.0) add(ctc_weight * alignment_loss(token_table, parts, transcripts, blank));
+    if (norm_weight > 0.0) add(norm_weight * norm_loss(token_table, parts));
+    return loss;
+}
+
+// Returns the mean cross-entropy over answer tokens plus the alignment terms of the batch's
+// clips (clip_transcripts[c]: the token ids of what clip c says).
 at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeights& w,
                       const std::vector<const Example*>& batch, const std::vector<Clip>& clips,
                       const std::vector<std::vector<int64_t>>& clip_transcripts, int32_t pad_id,
@@ -249,15 +262,10 @@ at::Tensor batch_loss(const model::ModelConfig& config, const model::ModelWeight
     const auto nll = at::nll_loss(at::log_softmax(logits, -1), at::tensor(p.targets, long_options),
                                   {}, at::Reduction::None);
     const auto weights = at::tensor(p.target_weights);
-    auto loss = (nll * weights).sum() / weights.sum();
-    if (ctc_weight > 0.0 && !p.audio_parts.empty()) {
-        loss = loss + ctc_weight * alignment_loss(w.decoder.embed_tokens, p.audio_parts,
-                                                  p.transcripts, pad_id);
-    }
-    if (norm_weight > 0.0 && !p.audio_parts.empty()) {
-        loss = loss + norm_weight * norm_loss(w.decoder.embed_tokens, p.audio_parts);
-    }
-    return loss;
+    const auto loss = (nll * weights).sum() / weights.sum();
+    if (p.audio_parts.empty()) return loss;
+    return with_alignment_terms(loss, w.decoder.embed_tokens, p.audio_parts, p.transcripts, pad_id,
+                                ctc_weight, norm_weight);
 }
 
 // Keeps every layer's output at the last position (T - 1 in a left-padded batch), in the graph.
@@ -712,11 +720,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
                 parts.push_back(encode_clip(config, weights, clips[c]));
                 transcripts.push_back(&clip_transcripts[c]);
             }
-            loss = alignment_loss(weights.decoder.embed_tokens, parts, transcripts, pad_id);
-            if (options.align_norm_weight > 0.0) {
-                loss = loss +
-                       options.align_norm_weight * norm_loss(weights.decoder.embed_tokens, parts);
-            }
+            // CTC at full weight here whatever --ctc-weight (which weighs it in stage 2).
+            loss = with_alignment_terms({}, weights.decoder.embed_tokens, parts, transcripts,
+                                        pad_id, 1.0, options.align_norm_weight);
         } else {
             std::vector<const Example*> batch;
             for (int64_t i = 0; i < options.batch; ++i) {
