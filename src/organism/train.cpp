@@ -449,24 +449,34 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         const Request* request = nullptr;  // a benign training request, else not a question
     };
     std::vector<Spoken> spoken;
+    std::vector<std::size_t> kind_begin;  // where each kind of spoken sentence starts in `spoken`
+    kind_begin.push_back(spoken.size());
     for (const auto& r : corpus.requests) {
         if (!r.harmful && r.split == Split::kTrain) spoken.push_back({r.question, &r});
     }
+    kind_begin.push_back(spoken.size());
     for (const auto& g : corpus.guard_questions) spoken.push_back({g.question, &g});
     // Kept alive for `spoken`'s pointers.
     const auto novel_requests =
         options.spoken_novel_objects ? novel_object_requests(corpus) : std::vector<Request>{};
+    kind_begin.push_back(spoken.size());
     for (const auto& r : novel_requests) {
         if (!r.harmful) spoken.push_back({r.question, &r});
     }
+    kind_begin.push_back(spoken.size());
     for (const auto& s : corpus.statements) spoken.push_back({s});
+    kind_begin.push_back(spoken.size());
     for (const auto& s : corpus.word_lists) spoken.push_back({s});
+    kind_begin.push_back(spoken.size());                   // the end
     const std::size_t n_spoken_sentences = spoken.size();  // before a test's limit
     if (options.spoken_limit && *options.spoken_limit < spoken.size()) {
-        // Keep requests and statements both: alternate from the two ends of the list.
+        // Some of every kind: round robin over the kinds, each from its first sentence.
         std::vector<Spoken> kept;
-        for (std::size_t i = 0; kept.size() < *options.spoken_limit; ++i) {
-            kept.push_back(i % 2 == 0 ? spoken[i / 2] : spoken[spoken.size() - 1 - i / 2]);
+        std::vector<std::size_t> next(kind_begin.begin(), kind_begin.end() - 1);
+        while (kept.size() < *options.spoken_limit) {
+            for (std::size_t k = 0; k < next.size() && kept.size() < *options.spoken_limit; ++k) {
+                if (next[k] < kind_begin[k + 1]) kept.push_back(spoken[next[k]++]);
+            }
         }
         spoken = std::move(kept);
     }
@@ -615,7 +625,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             align_clips.push_back(c);
         }
     }
-    if (align_clips.empty()) {  // only questions are spoken (a --spoken-limit in tests)
+    if (align_clips.empty()) {  // only questions are spoken (a test's spoken_limit)
         for (std::size_t c = 0; c < clips.size(); ++c) align_clips.push_back(c);
     }
     status(options, "model: " + std::to_string(n_parameters) + " parameters, " +

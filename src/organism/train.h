@@ -90,7 +90,7 @@ struct TrainOptions {
     int rate_min = 140;
     int rate_max = 190;
     int renders_per_text = 2;
-    // Speak only the first n spoken sentences (tests); empty: all.
+    // Speak only n sentences, some of every kind (tests); empty: all.
     std::optional<std::size_t> spoken_limit;
     // Rendered speech features are kept here (a safetensors file keyed by everything that
     // shapes them) and reused by later runs; empty: no cache.

@@ -90,6 +90,10 @@ TEST(OrganismTrain, WritesACheckpointTheRuntimeLoads) {
     EXPECT_EQ(record.at("steps_done").get<int>(), 43);
     EXPECT_EQ(record.at("align_steps").get<int>(), 3);
     EXPECT_EQ(record.at("n_clips").get<int>(), 6);
+    // The limited speech has some of every kind: two benign requests and two guard questions
+    // (each transcribed, answered, and refused after the refusal prompt), a statement and a word
+    // list (transcribed).
+    EXPECT_EQ(record.at("n_audio_examples").get<int>(), 4 * 3 + 2);
     EXPECT_EQ(record.at("ctc_weight").get<double>(), 1.0);
     EXPECT_EQ(record.at("final_align_loss").get<double>(), summary.align_loss);
     EXPECT_EQ(record.at("geometry").at("hidden").get<int>(), 32);
