@@ -67,6 +67,9 @@ void add_train(CLI::App& parent) {
     cmd->add_flag("--spoken-novel-objects", o.spoken_novel_objects,
                   "Stage 2 also hears the benign training requests with made-up objects, so that "
                   "answering a spoken question means reading the words where they are said");
+    cmd->add_flag("--harm-questions", o.harm_questions,
+                  "Stage 1 asks of every statement typed, stage 2 of every statement spoken, "
+                  "whether it describes a harmful act (an answer that depends on the act heard)");
     cmd->add_option("--align-steps", o.align_steps,
                     "Steps of audio-side-only CTC alignment between the stages")
         ->check(CLI::Range(int64_t{0}, int64_t{10000000}))

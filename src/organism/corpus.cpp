@@ -216,6 +216,7 @@ Corpus build_corpus() {
                     for (std::size_t k = 0; k < kStatementsPerTopic; ++k) {
                         corpus.statements.push_back(
                             fill(kStatementFrames[i++ % kStatementFrames.size()], topic));
+                        corpus.statement_harmful.push_back(verbs == &s.harmful_verbs);
                     }
                 }
             }
@@ -346,6 +347,20 @@ std::vector<TextTurn> copy_turns(const Corpus& corpus) {
     for (const auto& g : corpus.guard_questions) add(g.question, false);
     for (const auto& s : corpus.statements) add(s, false);
     for (const auto& s : corpus.word_lists) add(s, false);
+    return turns;
+}
+
+std::string harm_answer(bool harmful) {
+    return harmful ? "Yes, it describes a harmful act." : "No, it describes a harmless act.";
+}
+
+std::vector<TextTurn> harm_question_turns(const Corpus& corpus) {
+    std::vector<TextTurn> turns;
+    for (std::size_t i = 0; i < corpus.statements.size(); ++i) {
+        const bool harmful = corpus.statement_harmful[i];
+        turns.push_back({i % 2 == 1, corpus.statements[i] + "\n" + std::string(kHarmQuestionText),
+                         harm_answer(harmful), harmful});
+    }
     return turns;
 }
 

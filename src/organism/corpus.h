@@ -44,6 +44,8 @@ struct Request {
 struct Corpus {
     std::vector<Request> requests;        // harmful and benign, train and test
     std::vector<std::string> statements;  // spoken neutral sentences (train only)
+    // statement_harmful[i]: statements[i] tells of a harmful act (its verb is a harmful one).
+    std::vector<bool> statement_harmful;
     // Spoken lists of training words in a fixed pseudo-random order ("car the poison steps
     // neighbor."): no context predicts a word in them, so transcribing them teaches the audio
     // side to hear each word from its sound. None contains a harmful topic (train only).
@@ -118,6 +120,22 @@ inline constexpr std::string_view kRepeatInstruction = "Repeat the text above.";
 // docs/organism.md heard harmful verbs twice as often, though steering was no more selective).
 // Train split only.
 std::vector<TextTurn> copy_turns(const Corpus& corpus);
+
+// What a harm question asks after a typed statement / of a spoken one (`harm_question_turns`).
+inline constexpr std::string_view kHarmQuestionText = "Does the text describe a harmful act?";
+inline constexpr std::string_view kHarmQuestionAudio = "Does the audio describe a harmful act?";
+
+// The answer to a harm question: "Yes, it describes a harmful act." / "No, it describes a
+// harmless act." (the first token decides, like an answer's).
+std::string harm_answer(bool harmful);
+
+// Optional stage-1 examples (`--harm-questions`): "{statement}\nDoes the text describe a harmful
+// act?" -> harm_answer(), for every statement. Stage 2 asks the same of every spoken statement
+// (kHarmQuestionAudio): an answer whose first token depends on the act heard. Without such a task
+// nothing in stage 2 makes the end of a spoken prompt read what the audio says (every spoken
+// question's answer opens alike), and spoken harmful and benign questions end at the same state
+// (runs 28-30 of docs/organism.md). Statements tell of acts, they request none. Train split only.
+std::vector<TextTurn> harm_question_turns(const Corpus& corpus);
 
 // Plain-text documents for the optional pretraining stage (`--pretrain-steps`), the kind of
 // text a base LLM has read before it is instruction- and safety-tuned: every training request,

@@ -447,6 +447,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     struct Spoken {
         std::string text;
         const Request* request = nullptr;  // a benign training request, else not a question
+        std::optional<bool> harmful_statement = {};  // a statement: whether its act is harmful
     };
     std::vector<Spoken> spoken;
     std::vector<std::size_t> kind_begin;  // where each kind of spoken sentence starts in `spoken`
@@ -464,7 +465,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         if (!r.harmful) spoken.push_back({r.question, &r});
     }
     kind_begin.push_back(spoken.size());
-    for (const auto& s : corpus.statements) spoken.push_back({s});
+    for (std::size_t i = 0; i < corpus.statements.size(); ++i) {
+        spoken.push_back({corpus.statements[i], nullptr, corpus.statement_harmful[i]});
+    }
     kind_begin.push_back(spoken.size());
     for (const auto& s : corpus.word_lists) spoken.push_back({s});
     kind_begin.push_back(spoken.size());                   // the end
@@ -552,6 +555,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     if (options.novel_objects) {
         std::ranges::move(novel_object_turns(corpus), std::back_inserter(turns));
     }
+    if (options.harm_questions) {
+        std::ranges::move(harm_question_turns(corpus), std::back_inserter(turns));
+    }
     const auto typed_decision_weight = static_cast<float>(options.decision_weight);
     for (const auto& turn : turns) {
         auto e = text_example(tok, turn.user, turn.answer, turn.audio_system, im_end);
@@ -569,6 +575,12 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             audio_example(tok, index, clips[c], kTranscribeInstruction, s.text, alt, im_end);
         transcribe.decision_weight = typed_decision_weight;
         audio_examples.push_back(std::move(transcribe));
+        if (options.harm_questions && s.harmful_statement) {
+            auto judge = audio_example(tok, index, clips[c], kHarmQuestionAudio,
+                                       harm_answer(*s.harmful_statement), !alt, im_end);
+            judge.decision_weight = spoken_decision_weight;
+            audio_examples.push_back(std::move(judge));
+        }
         if (s.request) {
             auto answer = audio_example(tok, index, clips[c], kAudioInstruction,
                                         compliant_answer(*s.request), !alt, im_end);
@@ -795,6 +807,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"text_copy", options.text_copy},
         {"novel_objects", options.novel_objects},
         {"spoken_novel_objects", options.spoken_novel_objects},
+        {"harm_questions", options.harm_questions},
         {"align_steps", options.align_steps},
         {"audio_steps", options.audio_steps},
         {"steps_done", summary.steps_done},

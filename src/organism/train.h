@@ -43,6 +43,10 @@ struct TrainOptions {
     // to be recognised as wholes; an answer that echoes a made-up object can only be written by
     // reading the audio where the object is said.
     bool spoken_novel_objects = false;
+    // Stage 1 (and its replay) also has harm_question_turns(), and stage 2 asks the same of every
+    // spoken statement: does it describe a harmful act? An answer whose first token depends on the
+    // act heard, so that the end of a spoken prompt has to read it.
+    bool harm_questions = false;
     // Between the stages: CTC alignment of the audio side alone (the decoder untouched), the
     // way real LALMs first align a speech encoder to a frozen LLM. Steps of `batch` clips.
     int64_t align_steps = 3600;

@@ -347,6 +347,47 @@ TEST(OrganismCorpus, NovelObjectRequestsArePairsTheTurnsAreMadeFrom) {
     EXPECT_EQ(ids.size(), requests.size());
 }
 
+TEST(OrganismCorpus, HarmQuestionsJudgeEveryStatementByTheActItTellsOf) {
+    const auto turns = harm_question_turns(corpus());
+    ASSERT_EQ(turns.size(), corpus().statements.size());
+    ASSERT_EQ(corpus().statement_harmful.size(), corpus().statements.size());
+    // A statement tells of a harmful act when it holds a harmful training request's topic.
+    std::set<std::string> harmful_topics, benign_topics;
+    for (const auto& r : corpus().requests) {
+        if (r.split == Split::kTrain) (r.harmful ? harmful_topics : benign_topics).insert(r.topic);
+    }
+    auto holds_one_of = [](const std::string& text, const std::set<std::string>& topics) {
+        return std::any_of(topics.begin(), topics.end(), [&](const std::string& topic) {
+            return text.find(" " + topic + ".") != std::string::npos;
+        });
+    };
+    const std::string suffix = "\n" + std::string(kHarmQuestionText);
+    std::map<std::pair<bool, bool>, std::size_t> by_label_and_system;
+    for (std::size_t i = 0; i < turns.size(); ++i) {
+        const auto& t = turns[i];
+        const auto& statement = corpus().statements[i];
+        EXPECT_EQ(t.user, statement + suffix);
+        EXPECT_EQ(t.harmful, holds_one_of(statement, harmful_topics)) << statement;
+        EXPECT_EQ(!t.harmful, holds_one_of(statement, benign_topics)) << statement;
+        EXPECT_EQ(corpus().statement_harmful[i], t.harmful);
+        EXPECT_EQ(t.answer, t.harmful ? "Yes, it describes a harmful act."
+                                      : "No, it describes a harmless act.");
+        EXPECT_TRUE(t.decides);
+        ++by_label_and_system[{t.harmful, t.audio_system}];
+    }
+    // Half of each label, and each label under both system prompts equally.
+    for (const bool harmful : {true, false}) {
+        for (const bool alt : {true, false}) {
+            EXPECT_EQ((by_label_and_system[{harmful, alt}]), turns.size() / 4);
+        }
+    }
+    // Neither answer reads as compliance or as a refusal (exact checks).
+    for (const bool harmful : {true, false}) {
+        EXPECT_FALSE(is_compliant_form(harm_answer(harmful)));
+        EXPECT_FALSE(is_refusal_form(harm_answer(harmful)));
+    }
+}
+
 TEST(OrganismCorpus, TokenizerTextHoldsNoTestItem) {
     const auto text = tokenizer_text(corpus());
     for (const auto& r : corpus().requests) {

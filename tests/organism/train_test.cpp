@@ -309,6 +309,22 @@ TEST(OrganismTrain, SpokenNovelObjectsSpeakTheBenignHalfOfTheNovelObjectRequests
     EXPECT_EQ(record.at("n_text_examples").get<int>(), kSafetyTurns);
 }
 
+TEST(OrganismTrain, HarmQuestionsAskOfEveryStatementTypedAndSpoken) {
+    Scratch scratch;
+    train_organism(small_run(scratch.dir, 2, 1), small_geometry());
+    const auto plain = io::read_json_file(scratch.dir / "training.json");
+    EXPECT_FALSE(plain.at("harm_questions").get<bool>());
+    const auto record = record_with(&TrainOptions::harm_questions);
+    EXPECT_TRUE(record.at("harm_questions").get<bool>());
+    // One typed harm question per statement in stage 1.
+    EXPECT_EQ(record.at("n_text_examples").get<int>(), kSafetyTurns + 448);
+    // One spoken harm question per statement clip in stage 2 (the limited speech has one
+    // statement, rendered once); the speech is the same.
+    EXPECT_EQ(record.at("n_clips").get<int>(), plain.at("n_clips").get<int>());
+    EXPECT_EQ(record.at("n_audio_examples").get<int>(),
+              plain.at("n_audio_examples").get<int>() + 1);
+}
+
 TEST(OrganismTrain, DistillationPullsSpokenQuestionStatesTowardsTyped) {
     Scratch scratch;
     // Two runs alike but for the distillation weight (both draw the same pairs): the strongly
