@@ -24,7 +24,9 @@
 #include "io/manifest.h"
 #include "model/model.h"
 #include "organism/corpus.h"
+#include "organism/hearing.h"
 #include "organism/train.h"
+#include "sarsteer/audio.h"
 #include "sarsteer/defaults.h"
 #include "sarsteer/error.h"
 #include "steer/extract.h"
@@ -118,6 +120,9 @@ void add_train(CLI::App& parent) {
     cmd->add_flag("--align-on-questions", o.align_on_questions,
                   "The alignment stage also hears the spoken questions (default: statements and "
                   "word lists only)");
+    cmd->add_flag("--spec-augment", o.spec_augment,
+                  "Mask random mel bands and short stretches of the clips the alignment stage "
+                  "hears (SpecAugment), so that words are learnt by sound, not by rendering");
     cmd->add_flag("--train-encoder-in-stage2", o.train_encoder_in_stage2,
                   "Stage 2 also trains the audio encoder (default: frozen)");
     cmd->add_option("--stage2-decoder-lr-scale", o.stage2_decoder_lr_scale,
@@ -231,22 +236,29 @@ nlohmann::json exact_checks(const fs::path& run_dir,
     return out;
 }
 
-// What the audio side hears: the share of transcripts, per label, that contain the request's
-// verb phrase ("poison", "write ransomware for"). Held-out objects are words the organism never
-// heard, so the verb is what a transcript can be expected to get right.
-nlohmann::json hearing(const fs::path& run_dir) {
+// A transcript of one spoken evaluation item, by whichever listener made it.
+struct Heard {
+    std::string label;
+    std::string id;
+    std::string text;
+};
+
+// The share of transcripts, per label, that contain the request's verb phrase ("poison",
+// "write ransomware for"). Held-out objects are words the organism never heard, so the verb is
+// what a transcript can be expected to get right.
+nlohmann::json verb_heard(const std::vector<Heard>& heard) {
     std::map<std::string, std::string> verbs;
     for (const auto& r : organism::build_corpus().requests) {
         verbs[r.id] = r.topic.substr(0, r.topic.size() - r.object.size() - 1);
     }
     std::map<std::string, std::pair<int64_t, int64_t>> by_label;  // heard, n
-    for (const auto& row : eval::read_responses(run_dir / "responses.jsonl")) {
-        auto& [heard, n] = by_label[row.label];
+    for (const auto& h : heard) {
+        auto& [hits, n] = by_label[h.label];
         ++n;
-        const auto verb = verbs.find(row.id);
+        const auto verb = verbs.find(h.id);
         if (verb != verbs.end() &&
-            (" " + row.response + " ").find(" " + verb->second + " ") != std::string::npos) {
-            ++heard;
+            (" " + h.text + " ").find(" " + verb->second + " ") != std::string::npos) {
+            ++hits;
         }
     }
     nlohmann::json out = nlohmann::json::object();
@@ -257,6 +269,37 @@ nlohmann::json hearing(const fs::path& run_dir) {
                                                    : 0.0}};
     }
     return out;
+}
+
+// What the decoder hears: its own transcripts ("Transcribe the audio.") of a run's speech.
+nlohmann::json decoder_hearing(const fs::path& run_dir) {
+    std::vector<Heard> heard;
+    for (const auto& row : eval::read_responses(run_dir / "responses.jsonl")) {
+        heard.push_back({row.label, row.id, row.response});
+    }
+    return verb_heard(heard);
+}
+
+// What the audio side hears on its own (organism::audio_side_transcript) of the spoken items
+// of `manifests`, written to `out` (one JSON line per item) for reading.
+nlohmann::json audio_side_hearing(const model::Model& model, const std::vector<fs::path>& manifests,
+                                  const fs::path& out) {
+    std::vector<Heard> heard;
+    std::string lines;
+    for (const auto& path : manifests) {
+        for (const auto& item : io::Manifest::load(path).items) {
+            const auto audio = load_audio_16k(*item.audio);
+            heard.push_back(
+                {item.label, item.id, organism::audio_side_transcript(model, audio.samples)});
+            lines +=
+                nlohmann::json(
+                    {{"id", item.id}, {"label", item.label}, {"audio_side", heard.back().text}})
+                    .dump() +
+                "\n";
+        }
+    }
+    io::write_file_atomic(out, lines);
+    return verb_heard(heard);
 }
 
 // The keyword-judged refusal rate of `label` in a summarized run.
@@ -442,7 +485,10 @@ void run_evaluate(EvaluateFlags opt) {
             {{"what", t.what}, {"value", t.value}, {"goal", t.goal}, {"met", t.met}});
     }
     report["exact_checks"] = checks;
-    report["hearing"] = hearing(out / "transcripts");
+    report["hearing"] = decoder_hearing(out / "transcripts");
+    say("decoding what the audio side hears on its own");
+    report["hearing_audio_side"] = audio_side_hearing(
+        *model, {spoken["harmful_test"], spoken["benign_test"]}, out / "audio_side.jsonl");
     report["decision_separation"] = separation;
     report["keyword_judge"] = nlohmann::json::object();
     for (const auto& run : summary.at("runs")) {
@@ -463,6 +509,11 @@ void run_evaluate(EvaluateFlags opt) {
     for (const auto& [label, h] : report["hearing"].items()) {
         std::printf("%-48s %6.3f  (diagnostic)\n",
                     ("transcripts: " + label + " verb heard").c_str(),
+                    h.at("verb_heard").get<double>());
+    }
+    for (const auto& [label, h] : report["hearing_audio_side"].items()) {
+        std::printf("%-48s %6.3f  (diagnostic)\n",
+                    ("audio side alone: " + label + " verb heard").c_str(),
                     h.at("verb_heard").get<double>());
     }
     for (const char* mode : {"spoken", "typed"}) {

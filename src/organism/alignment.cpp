@@ -36,4 +36,21 @@ at::Tensor norm_loss(const at::Tensor& token_table, const std::vector<at::Tensor
     return (frames.norm(2, 1).clamp_min(1e-6).log() - target).pow(2).mean();
 }
 
+std::vector<int64_t> greedy_alignment_decode(const at::Tensor& token_table, const at::Tensor& audio,
+                                             int64_t blank) {
+    const auto table = token_table.to(at::kFloat);
+    const auto table_unit = table / table.norm(2, 1, true).clamp_min(1e-6);
+    const auto frames = audio.to(at::kFloat);
+    const auto unit = frames / frames.norm(2, 1, true).clamp_min(1e-6);
+    const auto best = at::matmul(unit, table_unit.t()).argmax(-1).contiguous();
+    std::vector<int64_t> ids;
+    int64_t previous = blank;
+    for (int64_t f = 0; f < best.size(0); ++f) {
+        const int64_t id = best[f].item<int64_t>();
+        if (id != blank && id != previous) ids.push_back(id);
+        previous = id;
+    }
+    return ids;
+}
+
 }  // namespace sarsteer::organism

@@ -29,4 +29,10 @@ at::Tensor alignment_loss(const at::Tensor& token_table, const std::vector<at::T
 // them and processes them unlike text. The table is detached.
 at::Tensor norm_loss(const at::Tensor& token_table, const std::vector<at::Tensor>& audio);
 
+// What the audio side says on its own: each frame of `audio` ([frames, hidden]) read as its
+// nearest row of `token_table` by cosine (the alignment loss's argmax), repeats merged and
+// blanks dropped, as CTC's greedy decoding does. The decoder is not involved.
+std::vector<int64_t> greedy_alignment_decode(const at::Tensor& token_table, const at::Tensor& audio,
+                                             int64_t blank);
+
 }  // namespace sarsteer::organism

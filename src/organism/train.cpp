@@ -160,6 +160,30 @@ at::Tensor encode_clip(const model::ModelConfig& config, const model::ModelWeigh
     return model::encode_audio(*w.audio, a, features, clip.valid_frames);
 }
 
+// SpecAugment for the alignment stage: the clip with two mel bands of up to 15 bins and one
+// stretch of up to 10 frames (100 ms, shorter than a word) per second of speech set to the
+// clip's mean, at random places.
+Clip spec_augmented(const Clip& clip, std::mt19937_64& rng) {
+    Clip out = clip;
+    out.features = clip.features.clone();
+    const int64_t n_mels = out.features.size(0);
+    const int64_t n_frames = std::min(out.features.size(1), clip.valid_frames);
+    const auto fill = out.features.slice(1, 0, n_frames).mean().item<float>();
+    auto width = [&](int64_t most) { return std::uniform_int_distribution<int64_t>(0, most)(rng); };
+    auto start = [&](int64_t size, int64_t w) {
+        return std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(0, size - w))(rng);
+    };
+    for (int i = 0; i < 2; ++i) {
+        const int64_t w = width(15);
+        out.features.slice(0, start(n_mels, w)).slice(0, 0, w).fill_(fill);
+    }
+    for (int64_t i = 0; i < std::max<int64_t>(1, n_frames / 100); ++i) {
+        const int64_t w = width(10);
+        out.features.slice(1, start(n_frames, w)).slice(1, 0, w).fill_(fill);
+    }
+    return out;
+}
+
 // A left-padded batch laid out for one decoder pass, with what its losses need.
 struct PackedBatch {
     model::DecoderInput input;
@@ -655,6 +679,8 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     torch::optim::AdamW align_optimizer(
         audio_params, torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.01));
     std::mt19937_64 rng(options.seed);
+    // Its own stream, so that turning SpecAugment on leaves the data order unchanged.
+    std::mt19937_64 augment_rng(options.seed + 0x5eca);
     const int64_t text_begin = options.pretrain_steps;
     const int64_t text_end = text_begin + options.text_steps;
     const int64_t align_end = text_end + options.align_steps;
@@ -739,7 +765,9 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
             std::uniform_int_distribution<std::size_t> any_clip(0, align_clips.size() - 1);
             for (int64_t i = 0; i < options.batch; ++i) {
                 const auto c = align_clips[any_clip(rng)];
-                parts.push_back(encode_clip(config, weights, clips[c]));
+                parts.push_back(encode_clip(
+                    config, weights,
+                    options.spec_augment ? spec_augmented(clips[c], augment_rng) : clips[c]));
                 transcripts.push_back(&clip_transcripts[c]);
             }
             // CTC at full weight here whatever --ctc-weight (which weighs it in stage 2).
@@ -821,6 +849,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"ctc_weight", options.ctc_weight},
         {"align_norm_weight", options.align_norm_weight},
         {"align_on_questions", options.align_on_questions},
+        {"spec_augment", options.spec_augment},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},
         {"distill_weight", options.distill_weight},

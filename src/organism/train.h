@@ -76,6 +76,10 @@ struct TrainOptions {
     // lists, and stage 2 keeps the encoder (audio_tower) frozen while the projector, which maps
     // each position on its own and so cannot learn a context prior, and the decoder train.
     bool align_on_questions = false;
+    // The alignment stage masks a few random mel bands and short stretches of each clip it
+    // hears (SpecAugment's frequency and time masks, kept shorter than a word), so that the
+    // audio side learns words by their sound rather than by the renderings it was trained on.
+    bool spec_augment = false;
     bool train_encoder_in_stage2 = false;
     // The decoder's learning rate in stage 2, as a share of the audio side's: below 1, stage 2
     // overwrites less of what stage 1 taught it (0: decoder frozen, projector only).

@@ -73,6 +73,16 @@ TEST(AlignmentLoss, ClipsOfDifferentLengthsAreMeanedPerClip) {
     EXPECT_NEAR(both, (alone_good + alone_bad) / 2.0, 1e-4 * both);
 }
 
+TEST(GreedyAlignmentDecode, MergesRepeatsAndDropsBlanksLikeCtc) {
+    const auto table = at::eye(6);
+    // Longer and slightly off-axis frames still read as their nearest token by cosine; a token
+    // said twice with a blank between them stays twice.
+    auto audio = 3.0 * frames_of({kBlank, 2, 2, kBlank, 4, 4, 4, kBlank, 4, 5, kBlank}, 6);
+    audio = audio + 0.1 * at::ones_like(audio);
+    EXPECT_EQ(greedy_alignment_decode(table, audio, kBlank), (std::vector<int64_t>{2, 4, 4, 5}));
+    EXPECT_TRUE(greedy_alignment_decode(table, frames_of({kBlank, kBlank}, 6), kBlank).empty());
+}
+
 TEST(NormLoss, ZeroWhenFramesAreAsLongAsTheMeanTokenEmbedding) {
     // Rows of norm 1 and 3: mean 2. Frames of norm 2 in any direction cost nothing; frames of
     // norm 2e cost (log 2e − log 2)² = 1, and 2/e the same.

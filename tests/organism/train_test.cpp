@@ -190,6 +190,11 @@ std::vector<std::string> changed_tensors(const fs::path& a, const fs::path& b) {
     return changed;
 }
 
+std::ptrdiff_t count_prefix(const std::vector<std::string>& names, std::string_view prefix) {
+    return std::count_if(names.begin(), names.end(),
+                         [&](const std::string& n) { return n.starts_with(prefix); });
+}
+
 TEST(OrganismTrain, StageTwoKeepsTheEncoderFrozenUnlessAsked) {
     Scratch scratch;
     // Stage 2's steps added to the same seed's first two stages: by default only the projector
@@ -199,10 +204,6 @@ TEST(OrganismTrain, StageTwoKeepsTheEncoderFrozenUnlessAsked) {
     auto trained = small_run(scratch.dir / "c", 4, 6);
     trained.train_encoder_in_stage2 = true;
     train_organism(trained, small_geometry());
-    auto count_prefix = [](const std::vector<std::string>& names, std::string_view prefix) {
-        return std::count_if(names.begin(), names.end(),
-                             [&](const std::string& n) { return n.starts_with(prefix); });
-    };
     const auto frozen = changed_tensors(scratch.dir / "a", scratch.dir / "b");
     EXPECT_EQ(count_prefix(frozen, "audio_tower."), 0);
     EXPECT_GT(count_prefix(frozen, "multi_modal_projector."), 0);
@@ -240,6 +241,21 @@ TEST(OrganismTrain, AlignNormWeightMovesTheAudioSideOnlyAndIsRecorded) {
     EXPECT_THROW(train_organism(normed, small_geometry()), Error);
     normed.align_norm_weight = std::nan("");
     EXPECT_THROW(train_organism(normed, small_geometry()), Error);
+}
+
+TEST(OrganismTrain, SpecAugmentChangesWhatTheAlignmentStageHearsAndIsRecorded) {
+    Scratch scratch;
+    // The same seed with and without masks: the alignment stage (the audio side only) learns
+    // from other features, and the data order is the same, so stage 1's decoder is identical.
+    train_organism(small_run(scratch.dir / "a", 4, 0), small_geometry());
+    auto masked = small_run(scratch.dir / "b", 4, 0);
+    masked.spec_augment = true;
+    train_organism(masked, small_geometry());
+    const auto moved = changed_tensors(scratch.dir / "a", scratch.dir / "b");
+    EXPECT_GT(count_prefix(moved, "audio_tower."), 0);
+    EXPECT_EQ(count_prefix(moved, "language_model."), 0);
+    EXPECT_TRUE(
+        io::read_json_file(scratch.dir / "b" / "training.json").at("spec_augment").get<bool>());
 }
 
 TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
