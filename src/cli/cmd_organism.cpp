@@ -123,6 +123,11 @@ void add_train(CLI::App& parent) {
     cmd->add_flag("--spec-augment", o.spec_augment,
                   "Mask random mel bands and short stretches of the clips the alignment stage "
                   "hears (SpecAugment), so that words are learnt by sound, not by rendering");
+    cmd->add_option("--align-word-lists", o.align_word_lists,
+                    "More word lists (training words in random orders), each spoken once, for "
+                    "the alignment stage only: words learnt by sound, not sentences by heart")
+        ->check(CLI::Range(int64_t{0}, int64_t{100000}))
+        ->capture_default_str();
     cmd->add_flag("--train-encoder-in-stage2", o.train_encoder_in_stage2,
                   "Stage 2 also trains the audio encoder (default: frozen)");
     cmd->add_option("--stage2-decoder-lr-scale", o.stage2_decoder_lr_scale,
@@ -512,9 +517,9 @@ void run_evaluate(EvaluateFlags opt) {
                     h.at("verb_heard").get<double>());
     }
     for (const auto& [label, h] : report["hearing_audio_side"].items()) {
-        std::printf("%-48s %6.3f  (diagnostic)\n",
+        std::printf("%-48s %6.3f  (diagnostic, word error rate %.2f)\n",
                     ("audio side alone: " + label + " verb heard").c_str(),
-                    h.at("verb_heard").get<double>());
+                    h.at("verb_heard").get<double>(), h.at("word_error_rate").get<double>());
     }
     for (const char* mode : {"spoken", "typed"}) {
         std::string layers;
@@ -568,6 +573,66 @@ void add_evaluate(CLI::App& parent) {
     cmd->callback([opt] { run_evaluate(*opt); });
 }
 
+struct HearFlags {
+    ModelFlags model;
+    std::string data;
+    std::optional<std::size_t> n;
+    bool json = false;
+};
+
+// What the audio side alone makes of each clip of a manifest, and its word error rate against
+// the item's text: where a word is lost before the decoder reads it.
+void run_hear(const HearFlags& flags) {
+    const auto manifest = io::Manifest::load(flags.data, {.require_audio = true, .limit = flags.n});
+    if (manifest.items.empty()) {
+        throw Error(ErrorKind::kInvalidArgument, flags.data, "the manifest has no items");
+    }
+    const auto model = load_model(flags.model);
+    organism::WordErrors total;
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& item : manifest.items) {
+        const auto heard =
+            organism::audio_side_transcript(*model, load_audio_16k(*item.audio).samples);
+        const auto e = organism::word_errors(item.question, heard);
+        total.edits += e.edits;
+        total.words += e.words;
+        if (flags.json) {
+            items.push_back({{"id", item.id},
+                             {"said", item.question},
+                             {"heard", heard},
+                             {"word_errors", e.edits},
+                             {"words", e.words}});
+        } else {
+            std::printf("%s\t%zu/%zu\t%s\n", item.id.c_str(), e.edits, e.words, heard.c_str());
+        }
+    }
+    const double wer =
+        total.words ? static_cast<double>(total.edits) / static_cast<double>(total.words) : 0.0;
+    if (flags.json) {
+        std::cout << nlohmann::json({{"items", items}, {"word_error_rate", wer}}).dump() << '\n';
+    } else {
+        std::printf("word error rate %.3f (%zu edits / %zu words, %zu clips)\n", wer, total.edits,
+                    total.words, manifest.items.size());
+    }
+}
+
+void add_hear(CLI::App& parent) {
+    auto flags = std::make_shared<HearFlags>();
+    auto* cmd = parent.add_subcommand(
+        "hear",
+        "Decode what an organism's audio side alone hears in each clip of a manifest (its audio "
+        "embeddings read against the decoder's token table), with the word error rate");
+    cmd->add_option("--model", flags->model.model, "Organism checkpoint (from `organism train`)")
+        ->required();
+    cmd->add_option("--data", flags->data, "Manifest (JSONL) of spoken items with their text")
+        ->required();
+    cmd->add_option("-n", flags->n, "Only the first n items");
+    cmd->add_option("--threads", flags->model.threads, "CPU threads (0: all cores)")
+        ->check(CLI::Range(0, 1024));
+    cmd->add_flag("--json", flags->json, "Print one JSON object: items and the word error rate");
+    cmd->callback([flags] { run_hear(*flags); });
+}
+
 }  // namespace
 
 void add_organism_command(CLI::App& app) {
@@ -576,6 +641,7 @@ void add_organism_command(CLI::App& app) {
     cmd->require_subcommand(1);
     add_train(*cmd);
     add_evaluate(*cmd);
+    add_hear(*cmd);
 }
 
 }  // namespace sarsteer::cli

@@ -144,13 +144,14 @@ struct FixedSequence {
     }
 };
 
-// Word lists drawn from `words` by a FixedSequence, skipping any list that contains one of
-// `avoid`.
+// `count` word lists drawn from `words` by a FixedSequence started at `state`, skipping any list
+// that contains one of `avoid`.
 std::vector<std::string> word_lists(const std::vector<std::string>& words,
-                                    const std::vector<std::string>& avoid) {
+                                    const std::vector<std::string>& avoid, std::size_t count,
+                                    uint64_t state) {
     std::vector<std::string> lists;
-    FixedSequence sequence{0x5a5a5a5a12345678ull};
-    while (lists.size() < kWordLists) {
+    FixedSequence sequence{state};
+    while (lists.size() < count) {
         const auto length = kWordListMin + sequence.next(kWordListMax - kWordListMin + 1);
         std::string list;
         for (std::size_t i = 0; i < length; ++i) {
@@ -166,6 +167,25 @@ std::vector<std::string> word_lists(const std::vector<std::string>& words,
         }
     }
     return lists;
+}
+
+// The words of every training sentence (statements, training requests, guard questions), and
+// every harmful topic: what word lists draw from and must not contain.
+std::vector<std::string> training_words(const Corpus& corpus) {
+    std::vector<std::string> sentences = corpus.statements;
+    for (const auto& r : corpus.requests) {
+        if (r.split == Split::kTrain) sentences.push_back(r.question);
+    }
+    for (const auto& g : corpus.guard_questions) sentences.push_back(g.question);
+    return words_of(sentences);
+}
+
+std::vector<std::string> harmful_topics(const Corpus& corpus) {
+    std::vector<std::string> topics;
+    for (const auto& r : corpus.requests) {
+        if (r.harmful) topics.push_back(r.topic);
+    }
+    return topics;
 }
 
 }  // namespace
@@ -234,15 +254,15 @@ Corpus build_corpus() {
         g.pair = i;
         corpus.guard_questions.push_back(std::move(g));
     }
-    std::vector<std::string> training_sentences = corpus.statements;
-    std::vector<std::string> harmful_topics;
-    for (const auto& r : corpus.requests) {
-        if (r.split == Split::kTrain) training_sentences.push_back(r.question);
-        if (r.harmful) harmful_topics.push_back(r.topic);
-    }
-    for (const auto& g : corpus.guard_questions) training_sentences.push_back(g.question);
-    corpus.word_lists = word_lists(words_of(training_sentences), harmful_topics);
+    corpus.word_lists = word_lists(training_words(corpus), harmful_topics(corpus), kWordLists,
+                                   0x5a5a5a5a12345678ull);
     return corpus;
+}
+
+std::vector<std::string> more_word_lists(const Corpus& corpus, std::size_t n, uint64_t seed) {
+    // Another start of the sequence for each seed (never the corpus's own lists' start).
+    return word_lists(training_words(corpus), harmful_topics(corpus), n,
+                      0x9e3779b97f4a7c15ull * (seed + 1) + 0x2545f4914f6cdd1dull);
 }
 
 std::string compliant_answer(const Request& request) {

@@ -62,6 +62,11 @@ struct Corpus {
 // The whole corpus, deterministic (no randomness at all).
 Corpus build_corpus();
 
+// `n` more word lists like Corpus::word_lists (training words in pseudo-random orders, none
+// containing a harmful topic), from a sequence of their own for each `seed`: the alignment
+// stage's pool (TrainOptions::align_word_lists). Train only.
+std::vector<std::string> more_word_lists(const Corpus& corpus, std::size_t n, uint64_t seed);
+
 // The compliant answer to a request (the same for its text and audio forms).
 std::string compliant_answer(const Request& request);
 

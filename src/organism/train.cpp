@@ -422,15 +422,17 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     if (options.batch < 1 || options.pretrain_steps < 0 || options.text_steps < 0 ||
         options.audio_steps < 0 || options.align_steps < 0 || options.renders_per_text < 1 ||
-        !(options.learning_rate > 0.0) || options.text_replay < 0.0 || options.text_replay > 1.0 ||
+        options.align_word_lists < 0 || !(options.learning_rate > 0.0) ||
+        options.text_replay < 0.0 || options.text_replay > 1.0 ||
         !(options.decision_weight > 0.0) ||
         !(options.spoken_decision_weight.value_or(0.0) >= 0.0) || options.ctc_weight < 0.0 ||
         !(options.align_norm_weight >= 0.0) || !(options.stage2_decoder_lr_scale >= 0.0) ||
         !(options.distill_weight >= 0.0)) {
-        throw Error(ErrorKind::kInvalidArgument, "organism train",
-                    "batch, renders, the learning rate and the decision weight must be positive, "
-                    "steps, the spoken decision, CTC, norm and distillation weights and the "
-                    "stage-2 decoder learning-rate scale non-negative, text replay within [0, 1]");
+        throw Error(
+            ErrorKind::kInvalidArgument, "organism train",
+            "batch, renders, the learning rate and the decision weight must be positive, "
+            "steps, word lists, the spoken decision, CTC, norm and distillation weights and the "
+            "stage-2 decoder learning-rate scale non-negative, text replay within [0, 1]");
     }
     const auto& out = options.out;
     std::error_code ec;
@@ -472,6 +474,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         std::string text;
         const Request* request = nullptr;  // a benign training request, else not a question
         std::optional<bool> harmful_statement = {};  // a statement: whether its act is harmful
+        bool align_only = false;  // the alignment stage's extra word lists: rendered once
     };
     std::vector<Spoken> spoken;
     std::vector<std::size_t> kind_begin;  // where each kind of spoken sentence starts in `spoken`
@@ -507,21 +510,24 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         }
         spoken = std::move(kept);
     }
+    for (auto& s : more_word_lists(corpus, static_cast<std::size_t>(options.align_word_lists),
+                                   options.seed)) {
+        spoken.push_back({std::move(s), nullptr, std::nullopt, true});
+    }
     std::vector<Clip> clips;
     std::vector<std::size_t> clip_source;  // index into `spoken`
     double audio_seconds = 0.0;
-    const std::size_t n_renders =
-        spoken.size() * static_cast<std::size_t>(options.renders_per_text);
     std::vector<eval::VoiceChoice> choices;
     nlohmann::json key_json = {{"espeak_ng", eval::espeak_version()}, {"format", 1}};
     for (std::size_t i = 0; i < spoken.size(); ++i) {
-        for (int k = 0; k < options.renders_per_text; ++k) {
+        for (int k = 0; k < (spoken[i].align_only ? 1 : options.renders_per_text); ++k) {
             choices.push_back(pick_voice(options, spoken[i].text, k));
             clip_source.push_back(i);
             key_json["clips"].push_back(
                 {spoken[i].text, choices.back().voice, choices.back().rate});
         }
     }
+    const std::size_t n_renders = choices.size();
     const std::string cache_key = io::sha256_hex(key_json.dump());
     if (!options.speech_cache.empty() && std::filesystem::exists(options.speech_cache)) {
         const auto file = io::SafetensorsFile::open(options.speech_cache);
@@ -592,6 +598,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         static_cast<float>(options.spoken_decision_weight.value_or(options.decision_weight));
     for (std::size_t c = 0; c < clips.size(); ++c) {
         const auto& s = spoken[clip_source[c]];
+        if (s.align_only) continue;
         const bool alt = c % 2 == 1;
         const auto index = static_cast<int64_t>(c);
         // A transcript's first token has the (typed) decision weight too, as it always had.
@@ -850,6 +857,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
         {"align_norm_weight", options.align_norm_weight},
         {"align_on_questions", options.align_on_questions},
         {"spec_augment", options.spec_augment},
+        {"align_word_lists", options.align_word_lists},
         {"train_encoder_in_stage2", options.train_encoder_in_stage2},
         {"stage2_decoder_lr_scale", options.stage2_decoder_lr_scale},
         {"distill_weight", options.distill_weight},

@@ -80,6 +80,12 @@ struct TrainOptions {
     // hears (SpecAugment's frequency and time masks, kept shorter than a word), so that the
     // audio side learns words by their sound rather than by the renderings it was trained on.
     bool spec_augment = false;
+    // The alignment stage also hears this many more word lists (more_word_lists), each rendered
+    // once. Its 2,240 clips are few enough to be learnt as wholes: an audio side trained on them
+    // alone transcribes its training statements (5 % word errors) and not word lists in new
+    // orders (91 %; docs/organism.md, run 36). Thousands of lists, each heard a few times, can
+    // only be learnt word by word. Not heard in stage 2.
+    int64_t align_word_lists = 0;
     bool train_encoder_in_stage2 = false;
     // The decoder's learning rate in stage 2, as a share of the audio side's: below 1, stage 2
     // overwrites less of what stage 1 taught it (0: decoder frozen, projector only).

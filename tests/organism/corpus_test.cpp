@@ -165,6 +165,56 @@ TEST(OrganismCorpus, WordListsAreTrainingWordsAndNoHarmfulTopic) {
     }
 }
 
+TEST(OrganismCorpus, MoreWordListsAreNewListsOfTheSameKindPerSeed) {
+    const auto more = more_word_lists(corpus(), 2000, 1);
+    ASSERT_EQ(more.size(), 2000u);
+    EXPECT_EQ(more, more_word_lists(corpus(), 2000, 1));  // deterministic
+    const std::set<std::string> seed_one(more.begin(), more.end());
+    EXPECT_GT(seed_one.size(), 1990u);
+    const std::set<std::string> corpus_lists(corpus().word_lists.begin(),
+                                             corpus().word_lists.end());
+    std::size_t shared_with_corpus = 0, shared_with_seed_two = 0;
+    for (const auto& list : more) shared_with_corpus += corpus_lists.count(list);
+    for (const auto& list : more_word_lists(corpus(), 2000, 2)) {
+        shared_with_seed_two += seed_one.count(list);
+    }
+    EXPECT_EQ(shared_with_corpus, 0u);
+    EXPECT_EQ(shared_with_seed_two, 0u);
+    // Lowercased words, punctuation dropped.
+    auto words_of = [](const std::string& text) {
+        std::vector<std::string> words(1);
+        for (const char c : text) {
+            if (c == ' ') {
+                words.emplace_back();
+            } else if (c != '?' && c != '.' && c != ',') {
+                words.back() += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+        }
+        return words;
+    };
+    std::set<std::string> training_words;
+    auto add_words = [&](const std::string& text) {
+        for (auto& w : words_of(text)) training_words.insert(std::move(w));
+    };
+    for (const auto& r : corpus().requests) {
+        if (r.split == Split::kTrain) add_words(r.question);
+    }
+    for (const auto& g : corpus().guard_questions) add_words(g.question);
+    for (const auto& st : corpus().statements) add_words(st);
+    for (const auto& list : more) {
+        const auto words = words_of(list);
+        EXPECT_GE(words.size(), 5u) << list;
+        EXPECT_LE(words.size(), 9u) << list;
+        for (const auto& w : words) EXPECT_EQ(training_words.count(w), 1u) << w << " in " << list;
+        const auto padded = " " + list.substr(0, list.size() - 1) + " ";
+        for (const auto& r : corpus().requests) {
+            if (r.harmful) {
+                EXPECT_EQ(padded.find(" " + r.topic + " "), std::string::npos) << list;
+            }
+        }
+    }
+}
+
 TEST(OrganismCorpus, AnswersAndRefusalsReadAsTheKeywordJudgeMustReadThem) {
     for (const auto& r : corpus().requests) {
         const auto answer = compliant_answer(r);

@@ -258,6 +258,25 @@ TEST(OrganismTrain, SpecAugmentChangesWhatTheAlignmentStageHearsAndIsRecorded) {
         io::read_json_file(scratch.dir / "b" / "training.json").at("spec_augment").get<bool>());
 }
 
+TEST(OrganismTrain, AlignWordListsAreSpokenOnceForTheAlignmentStageOnly) {
+    Scratch scratch;
+    auto plain = small_run(scratch.dir / "a", 2, 1);
+    plain.renders_per_text = 2;
+    train_organism(plain, small_geometry());
+    auto more = plain;
+    more.out = scratch.dir / "b";
+    more.align_word_lists = 5;
+    train_organism(more, small_geometry());
+    const auto a = io::read_json_file(scratch.dir / "a" / "training.json");
+    const auto b = io::read_json_file(scratch.dir / "b" / "training.json");
+    // One clip per extra list (not one per render), and no stage-2 example from any of them.
+    EXPECT_EQ(b.at("n_clips").get<int>(), a.at("n_clips").get<int>() + 5);
+    EXPECT_EQ(b.at("n_audio_examples").get<int>(), a.at("n_audio_examples").get<int>());
+    EXPECT_EQ(b.at("align_word_lists").get<int>(), 5);
+    more.align_word_lists = -1;
+    EXPECT_THROW(train_organism(more, small_geometry()), Error);
+}
+
 TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
     Scratch scratch;
     auto untrained = small_run(scratch.dir / "a", 0, 0);
