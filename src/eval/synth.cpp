@@ -2,6 +2,7 @@
 
 #include <espeak-ng/speak_lib.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,39 +125,29 @@ public:
     // espeak-ng 1.51 keeps synthesis state in function statics (the pitch-flutter index, AGC,
     // wave phase in wavegen.c) that no API resets, so a clip would depend on every clip rendered
     // before it in the process. Each clip is therefore rendered in a forked child that starts
-    // from the parent's state, which only ever initialises espeak-ng and never synthesises. The
-    // child writes a status word and the samples to a pipe and leaves with _exit.
+    // from a state which only ever initialised espeak-ng and never synthesised. The children are
+    // forked by a helper process (the zygote), itself forked from this one on first use: a fork
+    // copies the forking process's page tables, and `organism train` grows to gigabytes of
+    // features while it renders (bench/bench_synth: a bare fork from a process holding 2 GiB
+    // costs 10x one from a small process), where the zygote stays as small as this process was
+    // when it first spoke.
     std::vector<short> render(std::string_view text, const std::string& espeak_voice, int rate) {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) {
-            throw Error(ErrorKind::kIo, "espeak-ng", std::string("pipe: ") + std::strerror(errno));
-        }
-        const std::string buffer(text);  // espeak_Synth needs a NUL-terminated string
-        const pid_t pid = ::fork();
-        if (pid < 0) {
-            const int err = errno;
-            ::close(fds[0]);
-            ::close(fds[1]);
-            throw Error(ErrorKind::kIo, "espeak-ng", std::string("fork: ") + std::strerror(err));
-        }
-        if (pid == 0) {
-            ::close(fds[0]);
-            ::_exit(render_in_child(fds[1], buffer, espeak_voice, rate));
-        }
-        ::close(fds[1]);
+        if (zygote_fd_ < 0) start_zygote();
+        std::string request;
+        append_field(request, std::string(text));
+        append_field(request, espeak_voice);
+        request.append(reinterpret_cast<const char*>(&rate), sizeof rate);
+        std::int32_t wait_status = 0;
+        std::uint64_t size = 0;
         std::string bytes;
-        char chunk[65536];
-        for (;;) {
-            const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
-            if (n > 0) {
-                bytes.append(chunk, static_cast<std::size_t>(n));
-            } else if (n == 0 || errno != EINTR) {
-                break;
-            }
-        }
-        ::close(fds[0]);
-        int wait_status = 0;
-        while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+        const bool answered = send_all(zygote_fd_, request.data(), request.size()) &&
+                              read_all(zygote_fd_, &wait_status, sizeof wait_status) &&
+                              read_all(zygote_fd_, &size, sizeof size) && size <= kMaxReplyBytes &&
+                              (bytes.resize(size), true) &&
+                              read_all(zygote_fd_, bytes.data(), size);
+        if (!answered) {
+            stop_zygote();  // the next call starts a new one
+            throw Error(ErrorKind::kInternal, "espeak-ng", "the synthesis helper process failed");
         }
         std::int32_t status = -1;
         const bool exited = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
@@ -181,6 +172,10 @@ public:
         return samples;
     }
 
+    Espeak(const Espeak&) = delete;
+    Espeak& operator=(const Espeak&) = delete;
+    ~Espeak() { stop_zygote(); }
+
 private:
     Espeak() {
         sample_rate_ =
@@ -196,6 +191,124 @@ private:
     }
 
     static constexpr std::int32_t kChildBadVoice = 1000;
+    // A clip's samples are a few MB at most (30 s at 22 kHz is 1.3 MB); anything larger is a
+    // corrupt reply.
+    static constexpr std::uint64_t kMaxReplyBytes = 64u << 20;
+
+    // Both ends of the zygote's socket. read_all/send_all are false at end of file or on error.
+    static bool read_all(int fd, void* data, std::size_t size) {
+        auto* p = static_cast<char*>(data);
+        while (size > 0) {
+            const ssize_t n = ::read(fd, p, size);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+    static bool send_all(int fd, const void* data, std::size_t size) {
+        const auto* p = static_cast<const char*>(data);
+        while (size > 0) {
+            // MSG_NOSIGNAL: a dead peer is an error here, not a SIGPIPE that ends the process.
+            const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+    static void append_field(std::string& out, const std::string& field) {
+        const auto size = static_cast<std::uint32_t>(field.size());
+        out.append(reinterpret_cast<const char*>(&size), sizeof size);
+        out.append(field);
+    }
+    static bool read_field(int fd, std::string& field) {
+        std::uint32_t size = 0;
+        if (!read_all(fd, &size, sizeof size) || size > kMaxReplyBytes) return false;
+        field.resize(size);
+        return read_all(fd, field.data(), size);
+    }
+
+    void start_zygote() {
+        int sockets[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
+            throw Error(ErrorKind::kIo, "espeak-ng",
+                        std::string("socketpair: ") + std::strerror(errno));
+        }
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            const int err = errno;
+            ::close(sockets[0]);
+            ::close(sockets[1]);
+            throw Error(ErrorKind::kIo, "espeak-ng", std::string("fork: ") + std::strerror(err));
+        }
+        if (pid == 0) {
+            ::close(sockets[0]);
+            ::_exit(serve_as_zygote(sockets[1]));
+        }
+        ::close(sockets[1]);
+        zygote_fd_ = sockets[0];
+        zygote_pid_ = pid;
+    }
+
+    // Closing the socket ends the zygote's loop.
+    void stop_zygote() noexcept {
+        if (zygote_fd_ >= 0) ::close(zygote_fd_);
+        if (zygote_pid_ > 0) {
+            while (::waitpid(zygote_pid_, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+        zygote_fd_ = -1;
+        zygote_pid_ = -1;
+    }
+
+    // The zygote's loop: for each request (text, voice, rate) fork a child that renders it,
+    // collect what the child writes, and reply with its wait status and bytes. Returns (to
+    // _exit) when the socket closes.
+    static int serve_as_zygote(int fd) noexcept {
+        try {
+            std::string text, voice, bytes;
+            int rate = 0;
+            while (read_field(fd, text) && read_field(fd, voice) &&
+                   read_all(fd, &rate, sizeof rate)) {
+                int fds[2];
+                if (::pipe2(fds, O_CLOEXEC) != 0) return 4;
+                const pid_t pid = ::fork();
+                if (pid < 0) return 4;
+                if (pid == 0) {
+                    ::close(fd);
+                    ::close(fds[0]);
+                    ::_exit(render_in_child(fds[1], text, voice, rate));
+                }
+                ::close(fds[1]);
+                bytes.clear();
+                char chunk[65536];
+                for (;;) {
+                    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+                    if (n > 0) {
+                        bytes.append(chunk, static_cast<std::size_t>(n));
+                    } else if (n == 0 || errno != EINTR) {
+                        break;
+                    }
+                }
+                ::close(fds[0]);
+                int wait_status = 0;
+                while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+                }
+                const auto status = static_cast<std::int32_t>(wait_status);
+                const auto size = static_cast<std::uint64_t>(bytes.size());
+                if (!send_all(fd, &status, sizeof status) || !send_all(fd, &size, sizeof size) ||
+                    !send_all(fd, bytes.data(), bytes.size())) {
+                    return 0;
+                }
+            }
+        } catch (...) {
+            return 5;
+        }
+        return 0;
+    }
 
     // Runs in the forked child: no exceptions, no exit handlers; returns the exit code.
     static int render_in_child(int fd, const std::string& text, const std::string& voice,
@@ -242,6 +355,8 @@ private:
     }
 
     std::mutex mutex_;
+    int zygote_fd_ = -1;  // our end of the zygote's socket, -1 before first use
+    pid_t zygote_pid_ = -1;
     int sample_rate_ = 0;
     std::string version_;
     std::filesystem::path data_path_;
