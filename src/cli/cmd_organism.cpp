@@ -290,21 +290,31 @@ nlohmann::json decoder_hearing(const fs::path& run_dir) {
 nlohmann::json audio_side_hearing(const model::Model& model, const std::vector<fs::path>& manifests,
                                   const fs::path& out) {
     std::vector<Heard> heard;
+    std::map<std::string, organism::WordErrors> errors;  // by label
     std::string lines;
     for (const auto& path : manifests) {
         for (const auto& item : io::Manifest::load(path).items) {
             const auto audio = load_audio_16k(*item.audio);
             heard.push_back(
                 {item.label, item.id, organism::audio_side_transcript(model, audio.samples)});
-            lines +=
-                nlohmann::json(
-                    {{"id", item.id}, {"label", item.label}, {"audio_side", heard.back().text}})
-                    .dump() +
-                "\n";
+            const auto e = organism::word_errors(item.question, heard.back().text);
+            errors[item.label].edits += e.edits;
+            errors[item.label].words += e.words;
+            lines += nlohmann::json({{"id", item.id},
+                                     {"label", item.label},
+                                     {"said", item.question},
+                                     {"audio_side", heard.back().text}})
+                         .dump() +
+                     "\n";
         }
     }
     io::write_file_atomic(out, lines);
-    return verb_heard(heard);
+    auto result = verb_heard(heard);
+    for (const auto& [label, e] : errors) {
+        result[label]["word_error_rate"] =
+            e.words ? static_cast<double>(e.edits) / static_cast<double>(e.words) : 0.0;
+    }
+    return result;
 }
 
 // The keyword-judged refusal rate of `label` in a summarized run.
