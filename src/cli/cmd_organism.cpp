@@ -50,6 +50,9 @@ void add_train(CLI::App& parent) {
         ->required();
     cmd->add_option("--seed", o.seed, "Seed of data order, voices and initial weights")
         ->capture_default_str();
+    cmd->add_option("--init", o.init,
+                    "Start from this organism checkpoint (same geometry) instead of random "
+                    "weights; with --text-steps 0 --align-steps 0, train stage 2 alone");
     cmd->add_option("--minutes", o.max_minutes, "Wall-clock cap; training stops early past it")
         ->check(CLI::Range(0.01, 10000.0))
         ->capture_default_str();

@@ -436,6 +436,11 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     }
     const auto& out = options.out;
     std::error_code ec;
+    if (!options.init.empty() && std::filesystem::weakly_canonical(options.init, ec) ==
+                                     std::filesystem::weakly_canonical(out, ec)) {
+        throw Error(ErrorKind::kInvalidArgument, "--init",
+                    "must be another folder than --out (training writes over --out)");
+    }
     std::filesystem::create_directories(out / "data", ec);
     if (ec) throw Error(ErrorKind::kIo, out.string(), "cannot create folder: " + ec.message());
 
@@ -646,6 +651,14 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     // Weights: HF-style random init, Whisper sinusoids for the frozen encoder positions.
     at::manual_seed(options.seed);
     auto weights = model::random_weights(config, options.seed);
+    if (!options.init.empty()) {
+        const auto checkpoint = io::Checkpoint::open(options.init);
+        weights = model::load_weights(config, checkpoint, {});
+        // f32 weights load as views of the mapped file, which training must not write through.
+        model::for_each_tensor(config, &weights, [](const model::TensorSpec& spec) {
+            *spec.slot = spec.slot->clone();
+        });
+    }
     weights.audio->positions = sinusoids(a.max_source_positions, a.d_model);
     std::vector<at::Tensor> params, decoder_params, audio_params, encoder_params;
     int64_t n_parameters = 0;
@@ -837,6 +850,7 @@ TrainSummary train_organism(const TrainOptions& options, const OrganismGeometry&
     const nlohmann::ordered_json record = {
         {"created", io::utc_timestamp()},
         {"seed", options.seed},
+        {"init", options.init.string()},
         {"pretrain_steps", options.pretrain_steps},
         {"text_steps", options.text_steps},
         {"text_copy", options.text_copy},

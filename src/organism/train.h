@@ -28,6 +28,11 @@ namespace sarsteer::organism {
 struct TrainOptions {
     std::filesystem::path out;  // the checkpoint folder (HF layout) and data/ manifests
     uint64_t seed = 1;
+    // Start from this organism checkpoint's weights (the same geometry) instead of random ones;
+    // empty: random. With the earlier stages' steps set to 0, a later stage can be tried again
+    // and again from one checkpoint (an aligned one, for stage 2) without training what comes
+    // before it each time. AdamW's moments start at zero.
+    std::filesystem::path init;
     double max_minutes = 90.0;  // wall-clock cap: training stops early (and says so) past it
     // Before stage 1: language modelling (loss on every token) over pretraining_documents(),
     // the decoder only. 0: none, stage 1 starts from random weights.

@@ -277,6 +277,40 @@ TEST(OrganismTrain, AlignWordListsAreSpokenOnceForTheAlignmentStageOnly) {
     EXPECT_THROW(train_organism(more, small_geometry()), Error);
 }
 
+TEST(OrganismTrain, InitStartsFromACheckpointSoThatStageTwoCanBeTrainedAlone) {
+    Scratch scratch;
+    const auto first = small_run(scratch.dir / "a", 4, 0);  // stage 1 and alignment
+    train_organism(first, small_geometry());
+    auto stage_two = small_run(scratch.dir / "b", 0, 3);
+    stage_two.align_steps = 0;
+    stage_two.init = first.out;
+    EXPECT_EQ(train_organism(stage_two, small_geometry()).steps_done, 3);
+    // Stage 2 moves the decoder and the projector from where the first run left them; the
+    // encoder stays frozen, so it is the first run's exactly.
+    const auto moved = changed_tensors(first.out, stage_two.out);
+    EXPECT_GT(count_prefix(moved, "language_model."), 0);
+    EXPECT_GT(count_prefix(moved, "multi_modal_projector."), 0);
+    EXPECT_EQ(count_prefix(moved, "audio_tower."), 0);
+    EXPECT_EQ(io::read_json_file(stage_two.out / "training.json").at("init").get<std::string>(),
+              first.out.string());
+    // No steps at all: the checkpoint comes back unchanged.
+    auto none = small_run(scratch.dir / "c", 0, 0);
+    none.align_steps = 0;
+    none.init = first.out;
+    train_organism(none, small_geometry());
+    EXPECT_TRUE(changed_tensors(first.out, none.out).empty());
+    // Another geometry, a missing folder, or writing over the init are errors.
+    auto wider = none;
+    auto geometry = small_geometry();
+    geometry.hidden = 64;
+    geometry.intermediate = 128;
+    EXPECT_THROW(train_organism(wider, geometry), Error);
+    none.init = scratch.dir / "missing";
+    EXPECT_THROW(train_organism(none, small_geometry()), Error);
+    none.init = none.out;
+    EXPECT_THROW(train_organism(none, small_geometry()), Error);
+}
+
 TEST(OrganismTrain, PretrainingComesFirstMovesTheDecoderOnlyAndIsRecorded) {
     Scratch scratch;
     auto untrained = small_run(scratch.dir / "a", 0, 0);
