@@ -1,7 +1,6 @@
 #include "eval/synth.h"
 
 #include <espeak-ng/speak_lib.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,7 +194,8 @@ private:
     // corrupt reply.
     static constexpr std::uint64_t kMaxReplyBytes = 64u << 20;
 
-    // Both ends of the zygote's socket. read_all/send_all are false at end of file or on error.
+    // Both ends of the zygote's socket and of each renderer's. read_all/send_all are false at end
+    // of file or on error.
     static bool read_all(int fd, void* data, std::size_t size) {
         auto* p = static_cast<char*>(data);
         while (size > 0) {
@@ -273,8 +273,8 @@ private:
             int rate = 0;
             while (read_field(fd, text) && read_field(fd, voice) &&
                    read_all(fd, &rate, sizeof rate)) {
-                int fds[2];
-                if (::pipe2(fds, O_CLOEXEC) != 0) return 4;
+                int fds[2];  // a socket like the zygote's own, so that send_all serves both
+                if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return 4;
                 const pid_t pid = ::fork();
                 if (pid < 0) return 4;
                 if (pid == 0) {
@@ -328,19 +328,8 @@ private:
         } catch (...) {
             return 2;
         }
-        const auto write_all = [fd](const void* data, std::size_t size) {
-            const auto* p = static_cast<const char*>(data);
-            while (size > 0) {
-                const ssize_t n = ::write(fd, p, size);
-                if (n < 0 && errno == EINTR) continue;
-                if (n <= 0) return false;
-                p += n;
-                size -= static_cast<std::size_t>(n);
-            }
-            return true;
-        };
-        const bool ok = write_all(&status, sizeof status) &&
-                        write_all(samples.data(), samples.size() * sizeof(short));
+        const bool ok = send_all(fd, &status, sizeof status) &&
+                        send_all(fd, samples.data(), samples.size() * sizeof(short));
         ::close(fd);
         return ok ? 0 : 3;
     }

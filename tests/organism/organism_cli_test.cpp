@@ -9,6 +9,7 @@
 
 #include "cli_support.h"
 #include "organism/train.h"
+#include "organism_test_support.h"
 
 namespace sarsteer::testing {
 namespace {
@@ -62,18 +63,7 @@ TEST(OrganismCli, EvaluateAndHearReportEveryTargetAndDiagnostic) {
     o.threads = 1;
     o.renders_per_text = 1;
     o.spoken_limit = 6;
-    organism::OrganismGeometry g;
-    g.audio_d_model = 32;
-    g.audio_layers = 1;
-    g.audio_heads = 2;
-    g.audio_ffn = 64;
-    g.hidden = 32;
-    g.layers = 2;
-    g.heads = 2;
-    g.kv_heads = 1;
-    g.intermediate = 64;
-    g.n_merges = 200;
-    organism::train_organism(o, g);
+    organism::train_organism(o, organism::small_geometry());
 
     const auto eval_dir = dir / "eval";
     const auto r =

@@ -14,27 +14,13 @@
 #include "io/sha256.h"
 #include "model/model.h"
 #include "organism/train.h"
+#include "organism_test_support.h"
 #include "sarsteer/error.h"
 
 namespace sarsteer::organism {
 namespace {
 
 namespace fs = std::filesystem;
-
-OrganismGeometry small_geometry() {
-    OrganismGeometry g;
-    g.audio_d_model = 32;
-    g.audio_layers = 1;
-    g.audio_heads = 2;
-    g.audio_ffn = 64;
-    g.hidden = 32;
-    g.layers = 2;
-    g.heads = 2;
-    g.kv_heads = 1;
-    g.intermediate = 64;
-    g.n_merges = 200;
-    return g;
-}
 
 TrainOptions small_run(const fs::path& out, int64_t text_steps, int64_t audio_steps) {
     TrainOptions o;
